@@ -1,0 +1,92 @@
+import { fileURLToPath } from 'node:url';
+import { type HostArray, noGrad, type Tensor, tensor } from '../src/index.js';
+
+/** The fixture folder: STATETUNE_FIXTURES when set, else the repository's copy. */
+export function fixturesDir(): string {
+  return (
+    process.env.STATETUNE_FIXTURES ?? fileURLToPath(new URL('../../../fixtures', import.meta.url))
+  );
+}
+
+/** ||got - expected|| / ||expected|| (absolute norm when expected is all zeros). */
+export function relErr(got: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (got.length !== expected.length) {
+    throw new Error(`length mismatch: got ${got.length}, expected ${expected.length}`);
+  }
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = got[i] - expected[i];
+    num += d * d;
+    den += expected[i] * expected[i];
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/** Values of a tensor as a plain number array. */
+export function values(t: Tensor): number[] {
+  return Array.from(t.dataSync() as HostArray);
+}
+
+/**
+ * Checks autograd against central finite differences: for every input (float64, requiring
+ * grad), d(sum(f(inputs) * w))/d(input) with a fixed random weight w, so every output
+ * element matters. Returns the worst relative error over the inputs.
+ */
+export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], eps = 1e-6): number {
+  for (const x of inputs) {
+    x.grad = null;
+  }
+  const out = f(...inputs);
+  const w = tensor(
+    Array.from({ length: out.size }, (_, i) => Math.sin(i * 1.7 + 0.3) + 0.5),
+    { dtype: out.dtype, shape: out.shape },
+  );
+  out.mul(w).sum().backward();
+  let worst = 0;
+  const objective = () =>
+    noGrad(() =>
+      f(...inputs)
+        .mul(w)
+        .sum()
+        .item(),
+    );
+  for (const x of inputs) {
+    if (!x.requiresGrad) continue;
+    const analytic = x.grad ? values(x.grad) : new Array(x.size).fill(0);
+    const data = x.dataSync();
+    const numeric = new Array<number>(x.size);
+    const flat = x.kernelView().data as HostArray;
+    for (let i = 0; i < x.size; i++) {
+      const at = x.offset + i;
+      const orig = flat[at];
+      flat[at] = orig + eps;
+      const up = objective();
+      flat[at] = orig - eps;
+      const down = objective();
+      flat[at] = orig;
+      numeric[i] = (up - down) / (2 * eps);
+    }
+    void data;
+    worst = Math.max(worst, relErr(analytic, numeric));
+  }
+  return worst;
+}
+
+/** A float64 leaf with deterministic pseudo-random values in [-1, 1) (plus `shift`). */
+export function leaf(shape: number[], seed = 1, shift = 0): Tensor {
+  const n = shape.reduce((p, d) => p * d, 1);
+  const v = Array.from({ length: n }, (_, i) => Math.sin((i + 1) * 12.9898 * seed) * 0.999 + shift);
+  return tensor(v, { dtype: 'float64', shape, requiresGrad: true });
+}
+
+/** Values of a tensor's gradient (an error when it has none). */
+export function gradValues(t: Tensor): number[] {
+  if (!t.grad) throw new Error(`tensor ${t.name ?? ''} has no gradient`);
+  return values(t.grad);
+}
+
+/** Writes values into a parameter, as `with torch.no_grad(): p.copy_(v)`. */
+export function setValue(target: Tensor, source: Tensor): void {
+  noGrad(() => target.assign(source));
+}
