@@ -1,7 +1,7 @@
 import { backward as runBackward } from './autograd.js';
 import type { Backend, BackendData, View } from './backend.js';
 import { type DType, type HostArray, isFloat } from './dtype.js';
-import { getBackend, type Tracked, track } from './engine.js';
+import { findBackend, getBackend, type Tracked, track } from './engine.js';
 import { fmtShape, TensorError } from './errors.js';
 import * as binary from './ops/binary.js';
 import * as indexing from './ops/indexing.js';
@@ -245,6 +245,29 @@ export class Tensor implements Tracked {
 
   private contiguousStorage(): Tensor {
     return this.isContiguous ? this : this.contiguous().detach();
+  }
+
+  /**
+   * This tensor on another backend: a copy through the host, or this tensor when it is
+   * already there. The copy is a leaf (it does not carry gradients back).
+   */
+  async to(target: Backend | string): Promise<Tensor> {
+    const backend = typeof target === 'string' ? findBackend(target) : target;
+    if (!backend) {
+      throw new TensorError(
+        'to',
+        `backend "${target}" has not been started: await setBackend("${target}") first`,
+      );
+    }
+    if (backend === this.backend) return this;
+    const moved = Tensor.fromData(
+      backend.upload(await this.data()),
+      this.shape,
+      this.dtype,
+      backend,
+    );
+    moved.name = this.name;
+    return moved;
   }
 
   /** The values as nested arrays. */

@@ -231,3 +231,22 @@ describe('backend choice', () => {
     expect(() => a.add(tensor([1]))).toThrow(/different backends/);
   });
 });
+
+describe('moving between backends', () => {
+  it('copies values to another backend and returns the same tensor when already there', async () => {
+    const { CpuBackend } = await import('../src/index.js');
+    const other = new CpuBackend();
+    const t = tensor([
+      [1, 2],
+      [3, 4],
+    ]).transpose();
+    const moved = await t.to(other);
+    expect(moved.backend).toBe(other);
+    expect(moved.arraySync()).toEqual([
+      [1, 3],
+      [2, 4],
+    ]);
+    expect(await moved.to(other)).toBe(moved);
+    await expect(t.to('nowhere')).rejects.toThrow(/backend "nowhere" has not been started/);
+  });
+});

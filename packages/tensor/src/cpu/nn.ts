@@ -9,6 +9,16 @@ import { TensorError } from '../errors.js';
 
 const arr = (v: View) => v.data as HostArray;
 
+/** log(sum(exp(row))) of `cols` values from `o`, shifted by the row maximum for stability. */
+function rowLogSumExp(src: HostArray, o: number, cols: number): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let c = 0; c < cols; c++) if (src[o + c] > max) max = src[o + c];
+  if (max === Number.NEGATIVE_INFINITY) max = 0;
+  let sum = 0;
+  for (let c = 0; c < cols; c++) sum += Math.exp(src[o + c] - max);
+  return max + Math.log(sum);
+}
+
 /** Softmax or log-softmax of each row. */
 export function softmaxRows(x: View, rows: number, cols: number, log: boolean): HostArray {
   const src = arr(x);
@@ -16,17 +26,11 @@ export function softmaxRows(x: View, rows: number, cols: number, log: boolean): 
   for (let r = 0; r < rows; r++) {
     const o = x.offset + r * cols;
     const w = r * cols;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let c = 0; c < cols; c++) if (src[o + c] > max) max = src[o + c];
-    if (max === Number.NEGATIVE_INFINITY) max = 0;
-    let sum = 0;
-    for (let c = 0; c < cols; c++) sum += Math.exp(src[o + c] - max);
+    const lse = rowLogSumExp(src, o, cols);
     if (log) {
-      const lse = max + Math.log(sum);
       for (let c = 0; c < cols; c++) out[w + c] = src[o + c] - lse;
     } else {
-      const inv = 1 / sum;
-      for (let c = 0; c < cols; c++) out[w + c] = Math.exp(src[o + c] - max) * inv;
+      for (let c = 0; c < cols; c++) out[w + c] = Math.exp(src[o + c] - lse);
     }
   }
   return out;
@@ -86,12 +90,7 @@ export function crossEntropyRows(
     const t = tg[targets.offset + r];
     const valid = checkTarget(t, r, cols, ignoreIndex);
     const o = logits.offset + r * cols;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let c = 0; c < cols; c++) if (src[o + c] > max) max = src[o + c];
-    if (max === Number.NEGATIVE_INFINITY) max = 0;
-    let sum = 0;
-    for (let c = 0; c < cols; c++) sum += Math.exp(src[o + c] - max);
-    const l = max + Math.log(sum);
+    const l = rowLogSumExp(src, o, cols);
     lse[r] = l;
     loss[r] = valid ? l - src[o + t] : 0;
   }
