@@ -113,6 +113,7 @@ export {
   linearSchedule,
 } from './optim/schedule.js';
 export { SGD, type SgdOptions } from './optim/sgd.js';
+export { optimizerStateFromTensors, optimizerStateToTensors } from './optim/state-file.js';
 export { defaultGenerator, Generator, type GeneratorState, manualSeed } from './random.js';
 export { broadcastShapes, type Shape } from './shape.js';
 export { type GradNode, type NestedArray, Storage, Tensor } from './tensor.js';

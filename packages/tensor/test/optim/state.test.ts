@@ -7,12 +7,16 @@ import {
   linearSchedule,
   type Optimizer,
   type OptimizerState,
+  optimizerStateFromTensors,
+  optimizerStateToTensors,
   randn,
   SGD,
   type Tensor,
   tensor,
+  tensorsFromSafetensors,
   tidy,
 } from '../../src/index.js';
+import { serializeSafetensors } from '../../src/io/safetensors.js';
 import { setValue, values } from '../helpers.js';
 
 /** Three float64 parameters; the third gets a gradient only from step 2 on. */
@@ -100,6 +104,47 @@ describe('optimizer state dicts', () => {
       expect(values(resumed[0])).not.toEqual(savedValues[0]);
     },
   );
+
+  it.each(makers)('%s: the state survives a safetensors file round trip', (_, make) => {
+    const straight = makeParams();
+    const straightOpt = make(straight);
+    for (let s = 1; s <= 4; s++) trainStep(straightOpt, straight, s);
+
+    const first = makeParams();
+    const firstOpt = make(first);
+    for (let s = 1; s <= 2; s++) trainStep(firstOpt, first, s);
+    const { tensors, metadata } = optimizerStateToTensors(firstOpt.stateDict());
+    const parsed = tensorsFromSafetensors(
+      serializeSafetensors(
+        Object.fromEntries(
+          [...tensors].map(([k, t]) => [
+            k,
+            { dtype: t.dtype, shape: t.shape, values: t.dataSync() },
+          ]),
+        ),
+        metadata,
+      ),
+    );
+    const resumedOpt = make(first);
+    resumedOpt.loadStateDict(optimizerStateFromTensors(parsed.tensors, parsed.metadata));
+    for (let s = 3; s <= 4; s++) trainStep(resumedOpt, first, s);
+    first.forEach((p, i) => {
+      expect(values(p), `parameter ${i}`).toEqual(values(straight[i]));
+    });
+  });
+
+  it('names what is wrong with a file that is not an optimizer state', () => {
+    expect(() => optimizerStateFromTensors(new Map(), {}, 'run/optimizer.safetensors')).toThrow(
+      /run\/optimizer.safetensors: no "statetune.optimizer" metadata/,
+    );
+    expect(() =>
+      optimizerStateFromTensors(new Map(), { 'statetune.optimizer': '{' }, 'x.safetensors'),
+    ).toThrow(/x.safetensors: "statetune.optimizer" metadata is not valid JSON/);
+    const meta = optimizerStateToTensors(new SGD(makeParams()).stateDict()).metadata;
+    expect(() =>
+      optimizerStateFromTensors(new Map([['weights', tensor([1])]]), meta, 'y.safetensors'),
+    ).toThrow(/y.safetensors: unexpected tensor "weights"/);
+  });
 
   it('restores scheduled learning rates with the scheduler state', () => {
     const ps = makeParams();
