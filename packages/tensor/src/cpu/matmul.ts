@@ -2,8 +2,8 @@
  * CPU matrix multiply on typed arrays: `out[batch] = op(a[batch]) @ op(b[batch])`.
  *
  * float32 runs the packed, blocked kernel of `matmul-kernel.ts` (a WebAssembly SIMD 4x8
- * micro-kernel where available) and splits large problems over worker threads
- * (`matmul-pool.ts`); tiny problems take a direct loop, where packing would cost more than it
+ * micro-kernel where available) and splits large problems into output tiles shared by the
+ * worker threads of the CPU pool (`pool.ts`); tiny problems take a direct loop, where packing would cost more than it
  * saves. float64 runs a plain cache-blocked kernel (`matmul-f64.ts`).
  *
  * Accuracy: float32 products are summed in float32 within blocks of 256 terms (SIMD) or in
@@ -14,9 +14,18 @@
 
 import { TensorError } from '../errors.js';
 import { matmulF64Block } from './matmul-f64.js';
-import { createMatmulF32Kernel, type MatmulEngine } from './matmul-kernel.js';
-import { nodeBuiltins, poolStats, runMatmulF32Parallel, shutdownPool } from './matmul-pool.js';
+import { createMatmulF32Kernel, type MatmulEngine, type MatmulJob } from './matmul-kernel.js';
 import { buildMatmulWasm } from './matmul-wasm.js';
+import {
+  cpuThreads,
+  isShared,
+  poolStats,
+  poolUsable,
+  runParallel,
+  setCpuThreads,
+  sharedArena,
+  shutdownPool,
+} from './pool.js';
 
 /** Up to this many multiply-adds per matrix (8x8x8) the direct loop beats packing. */
 const DIRECT_MAX_MACS = 512;
@@ -25,11 +34,18 @@ const DIRECT_MAX_MACS = 512;
  * the workers (~0.1 ms per call) and staging the operands (~0.2 ms at 512^3).
  */
 const PARALLEL_MIN_MACS = 1 << 23;
+/** Fewer rows than this per tile makes packing and scheduling dominate. */
+const MIN_TILE_ROWS = 32;
+const MIN_TILE_COLS = 64;
+/**
+ * Tiles per thread: enough for the threads to even out, few enough to keep tiles large
+ * (64 x 512 tiles run ~15% slower than 512 x 512 ones, from repacking B).
+ */
+const TILES_PER_THREAD = 3;
 
 const kernel = createMatmulF32Kernel();
 let wasm: Uint8Array | undefined;
 let engine: MatmulEngine | undefined;
-let threadSetting: number | 'auto' = 'auto';
 
 function wasmBytes(): Uint8Array {
   wasm ??= buildMatmulWasm();
@@ -39,15 +55,6 @@ function wasmBytes(): Uint8Array {
 function mainEngine(): MatmulEngine {
   engine ??= kernel.createEngine(wasmBytes());
   return engine;
-}
-
-function resolveThreads(): number {
-  if (threadSetting !== 'auto') return threadSetting;
-  const os = nodeBuiltins()?.os;
-  if (os === undefined) return 1;
-  return typeof os.availableParallelism === 'function'
-    ? os.availableParallelism()
-    : os.cpus().length;
 }
 
 type AnyArray = Float32Array | Float64Array;
@@ -179,12 +186,9 @@ export function matmulF32(
     return;
   }
   const eng = mainEngine();
-  if (batch * m * n * k >= PARALLEL_MIN_MACS) {
-    const ok = runMatmulF32Parallel(
-      kernel,
+  if (batch * m * n * k >= PARALLEL_MIN_MACS && poolUsable()) {
+    const ok = matmulF32Parallel(
       eng,
-      wasmBytes(),
-      resolveThreads(),
       out,
       outOffset,
       a,
@@ -253,7 +257,8 @@ export function matmulF64(
 }
 
 /**
- * Stops the matmul worker threads and frees their shared staging memory, for tests and apps
+ * Stops the CPU worker threads (shared by matmul and the selective scan) and frees their
+ * shared staging memory, for tests and apps
  * that want a clean exit (idle workers never keep a process alive, so this is optional). The
  * pool restarts on the next call large enough to use it.
  */
@@ -262,20 +267,15 @@ export function shutdownMatmulWorkers(): Promise<void> {
 }
 
 /**
- * How many threads a large float32 matmul may use, the calling thread included: `'auto'`
- * (the default) uses `os.availableParallelism()`, `1` disables workers. Workers exist only in
- * Node; elsewhere every call runs on the calling thread.
+ * How many threads the CPU kernels (a large float32 matmul, the selective scan) may use, the
+ * calling thread included: `'auto'` (the default) uses `os.availableParallelism()`, `1`
+ * disables workers. They share one pool, so this is the same setting as `setCpuThreads` in
+ * `pool.ts`. Workers exist only in Node; elsewhere every call runs on the calling thread.
  *
  * @throws TensorError unless `threads` is `'auto'` or a positive integer.
  */
 export function setMatmulThreads(threads: number | 'auto'): void {
-  if (threads !== 'auto' && !(Number.isInteger(threads) && threads >= 1)) {
-    throw new TensorError(
-      'setMatmulThreads',
-      `threads must be 'auto' or a positive integer, got ${String(threads)}`,
-    );
-  }
-  threadSetting = threads;
+  setCpuThreads(threads, 'setMatmulThreads');
 }
 
 /**
@@ -291,4 +291,99 @@ export function matmulWorkerStats(): {
   workerTasks: number;
 } {
   return poolStats();
+}
+
+/**
+ * `out[batch] = op(a[batch]) @ op(b[batch])` on the CPU pool, with `matmulF32`'s contract and
+ * `k >= 1`, cut into output tiles. Returns false, having written nothing, when workers are
+ * unavailable or the problem is too small to split; the caller then runs it on its own
+ * thread. May also return false after a worker failed, in which case `out` may hold partial
+ * results that the caller overwrites.
+ */
+function matmulF32Parallel(
+  eng: MatmulEngine,
+  out: Float32Array,
+  outOffset: number,
+  a: Float32Array,
+  aOffsets: ArrayLike<number>,
+  transA: boolean,
+  b: Float32Array,
+  bOffsets: ArrayLike<number>,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+): boolean {
+  const threads = cpuThreads();
+  const batch = aOffsets.length;
+  // Near-square tiles: each tile packs its own rows of A and columns of B, so packing
+  // grows with rows + columns per tile while work grows with their product.
+  const perMatrix = Math.ceil((TILES_PER_THREAD * threads) / batch);
+  const clamp = (v: number, hi: number) => Math.max(1, Math.min(v, hi));
+  const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
+  let tilesM = clamp(Math.round(Math.sqrt((perMatrix * m) / n)), Math.floor(m / MIN_TILE_ROWS));
+  const tileM = Math.min(kernel.maxTileRows, roundUp(Math.ceil(m / tilesM), kernel.MR));
+  tilesM = Math.ceil(m / tileM);
+  let tilesN = clamp(Math.ceil(perMatrix / tilesM), Math.floor(n / MIN_TILE_COLS));
+  const tileN = roundUp(Math.ceil(n / tilesN), kernel.NR);
+  tilesN = Math.ceil(n / tileN);
+  const tasks = batch * tilesM * tilesN;
+  if (tasks < 2) return false;
+
+  // Stage the operands: a and b from the lowest to the highest block any batch entry uses.
+  const [aLo, aHi] = isShared(a) ? [0, 0] : offsetRange(aOffsets, m * k);
+  const [bLo, bHi] = isShared(b) ? [0, 0] : offsetRange(bOffsets, k * n);
+  const outSize = batch * m * n;
+  const outStaged = isShared(out) ? 0 : outSize;
+  const floats = aHi - aLo + (bHi - bLo) + outStaged;
+  const area = new Float32Array(sharedArena(floats * 4), 0, floats);
+  const stage = (
+    x: Float32Array,
+    offsets: ArrayLike<number>,
+    lo: number,
+    hi: number,
+    at: number,
+  ) => {
+    const rebased = Float64Array.from(offsets);
+    if (hi === lo) return { x, offsets: rebased };
+    area.set(x.subarray(lo, hi), at);
+    for (let i = 0; i < rebased.length; i++) rebased[i] += at - lo;
+    return { x: area, offsets: rebased };
+  };
+  const sa = stage(a, aOffsets, aLo, aHi, 0);
+  const sb = stage(b, bOffsets, bLo, bHi, aHi - aLo);
+  const outAt = aHi - aLo + (bHi - bLo);
+
+  const job: MatmulJob = {
+    sync: new Int32Array(new SharedArrayBuffer(3 * 4)),
+    out: outStaged ? area : out,
+    outOffset: outStaged ? outAt : outOffset,
+    a: sa.x,
+    aOffsets: sa.offsets,
+    transA,
+    b: sb.x,
+    bOffsets: sb.offsets,
+    transB,
+    m,
+    n,
+    k,
+    tileM,
+    tileN,
+    tilesM,
+    tilesN,
+    tasks,
+  };
+  if (!runParallel('matmul', wasmBytes(), job, () => kernel.runTasks(eng, job))) return false;
+  if (outStaged) out.set(area.subarray(outAt, outAt + outSize), outOffset);
+  return true;
+}
+
+function offsetRange(offsets: ArrayLike<number>, blockSize: number): [number, number] {
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    lo = Math.min(lo, offsets[i]);
+    hi = Math.max(hi, offsets[i]);
+  }
+  return [lo, hi + blockSize];
 }

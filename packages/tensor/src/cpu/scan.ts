@@ -1,14 +1,22 @@
 import { TensorError } from '../errors.js';
+import { isShared, poolStats, poolUsable, runParallel, sharedArena } from './pool.js';
+import { createScanKernel, type ScanEngine, type ScanJob } from './scan-kernel.js';
+import { buildScanWasm, SCAN_ABI } from './scan-wasm.js';
 
 /**
  * CPU selective-scan kernels (forward and backward) as pure functions on row-major typed
  * arrays. The semantics are those of `fixtures/README.md` (section `scan/`); the op layer
  * validates user input and wires these into autograd.
  *
- * State and every sum are kept in float64; outputs are written as float32. The backward
- * keeps only the chunk-boundary states saved by the forward and recomputes the states of
- * one chunk at a time, as the CUDA kernel of state-spaces/mamba does, so its memory does not
- * grow with `batch * dim * seqlen * dstate`.
+ * The work runs in `scan-kernel.ts`: WebAssembly SIMD kernels (`scan-wasm.ts`; four channels
+ * per vector, float32 state, long sums in float64) where the runtime has them, else a JS
+ * kernel with float64 state and sums; outputs are float32 either way. Large scans are split
+ * over the CPU worker pool (`pool.ts`) by batch entry and block of channels; sums over the
+ * batch and over channels go through per-task partial buffers that this file reduces in a
+ * fixed order, so results do not depend on the thread count. The backward keeps only the
+ * chunk-boundary states saved by the forward and recomputes the states of one chunk at a
+ * time, as the CUDA kernel of state-spaces/mamba does, so its memory does not grow with
+ * `batch * dim * seqlen * dstate`.
  */
 
 /** Sizes of a selective scan. */
@@ -82,19 +90,249 @@ export interface ScanGrads {
 }
 
 const NO_VALUES = new Float32Array(0);
+const NO_F64 = new Float64Array(0);
 
 /**
  * Chunk length for checkpointing a scan of `seqlen` steps: 64, or `seqlen` when shorter.
  *
  * Recomputation costs one extra forward whatever the chunk length, so the length only
  * trades checkpoint memory (`ceil(seqlen / chunk)` states per channel, kept from forward to
- * backward) against the backward's scratch (`2 * chunk * dstate` float64 states and decay
- * factors, reused for every channel). At 64 the scratch for dstate 16 is 16 KiB and stays in
- * L1 while the reverse scan walks it, and checkpoints cost 1/64 of storing every state.
+ * backward) against the backward's scratch (the chunk's states and decay factors, reused for
+ * every channel). At 64 the scratch for dstate 16 is 16 KiB (JS kernel: float64, one
+ * channel) or 32 KiB (WebAssembly: float32, four channels) and stays in L1 while the reverse
+ * scan walks it, and checkpoints cost 1/64 of storing every state.
  */
 export function scanChunkSize(seqlen: number): number {
   return Math.max(1, Math.min(64, seqlen));
 }
+
+/**
+ * Channel blocks per batch entry, at most: the tasks threads share. Each task keeps its own
+ * dB and dC sums (seqlen x dstate x 2 float64), so more blocks cost memory and reduction
+ * time; 16 per batch entry keep 16 threads busy even at batch 1.
+ */
+const MAX_BLOCKS = 16;
+/**
+ * Fewer blocks when their dB/dC sums would take more than this (long sequences), but never
+ * fewer than 2, so that two threads still share a batch entry.
+ */
+const MAX_PARTIAL_BYTES = 256 * 2 ** 20;
+/**
+ * From this many state updates (batch * dim * seqlen * dstate; ~0.5 ms of one thread) a scan
+ * is split over threads: below it, staging the arrays in shared memory and waking the
+ * workers cost more than they save.
+ */
+const PARALLEL_MIN_STATES = 1 << 18;
+
+const kernel = createScanKernel(SCAN_ABI);
+let wasm: Uint8Array | undefined;
+let simdEngine: ScanEngine | undefined;
+let jsEngine: ScanEngine | undefined;
+let options = { simd: true, parallelMinStates: PARALLEL_MIN_STATES };
+let lastRun = { tasks: 0, workerTasks: 0 };
+
+function wasmBytes(): Uint8Array {
+  wasm ??= buildScanWasm();
+  return wasm;
+}
+
+/** This thread's engine: WebAssembly SIMD when allowed and available, else the JS kernel. */
+function engine(): ScanEngine {
+  if (options.simd) {
+    simdEngine ??= kernel.createEngine(wasmBytes());
+    if (simdEngine.simd) return simdEngine;
+  }
+  return fallbackEngine();
+}
+
+function fallbackEngine(): ScanEngine {
+  jsEngine ??= kernel.createEngine(null);
+  return jsEngine;
+}
+
+/**
+ * For tests and benchmarks: `simd: false` forces the JS kernel (as where WebAssembly SIMD
+ * is missing); `parallelMinStates` sets the size from which scans use the worker pool
+ * (thread count: `setCpuThreads` in `pool.ts`). Omitted fields are reset to their defaults.
+ * Returns whether the WebAssembly SIMD kernel is in use.
+ *
+ * @internal
+ */
+export function configureScanKernel(config: {
+  simd?: boolean;
+  parallelMinStates?: number;
+}): boolean {
+  options = {
+    simd: config.simd ?? true,
+    parallelMinStates: config.parallelMinStates ?? PARALLEL_MIN_STATES,
+  };
+  return engine().simd;
+}
+
+/**
+ * For tests: the pool's size and workers up, and how the last scan call shared its tasks
+ * between the calling thread and the workers (`workerTasks` is 0 when it did not use them).
+ *
+ * @internal
+ */
+export function scanWorkerStats(): ReturnType<typeof poolStats> {
+  return { ...poolStats(), ...lastRun };
+}
+
+/**
+ * How a scan is cut into tasks: one batch entry and one block of channels each. It depends
+ * on the shape alone, never on the thread count, which is what makes results independent of
+ * the thread count.
+ */
+function plan(shape: ScanShape): { blocks: number; blockDim: number; tasks: number } {
+  const { batch, dim, seqlen, dstate } = shape;
+  const groups = Math.ceil(dim / 4);
+  if (groups === 0 || batch === 0) return { blocks: 0, blockDim: 4, tasks: 0 };
+  const partialBytes = batch * seqlen * dstate * 16;
+  const byMemory = Math.max(2, Math.floor(MAX_PARTIAL_BYTES / Math.max(1, partialBytes)));
+  const blockDim = 4 * Math.ceil(groups / Math.min(MAX_BLOCKS, byMemory, groups));
+  const blocks = Math.ceil(dim / blockDim);
+  return { blocks, blockDim, tasks: batch * blocks };
+}
+
+/**
+ * Arrays of a job: inputs as they are (or copied into shared memory), outputs fresh (or in
+ * shared memory), so that the same job runs on one thread or on the pool.
+ */
+class JobArrays {
+  private readonly area: SharedArrayBuffer | null;
+  private at = 0;
+
+  /**
+   * @param shared Carve every array from the pool's shared arena.
+   * @param inputs Inputs the job reads (copied unless already shared).
+   * @param out32 Lengths of the float32 arrays it writes; `out64`, of the float64 ones.
+   */
+  constructor(shared: boolean, inputs: (Float32Array | null)[], out32: number[], out64: number[]) {
+    if (!shared) {
+      this.area = null;
+      return;
+    }
+    const size = (bytes: number) => Math.ceil(bytes / 16) * 16;
+    let bytes = 0;
+    for (const x of inputs) if (x !== null && !isShared(x)) bytes += size(x.byteLength);
+    for (const n of out32) bytes += size(n * 4);
+    for (const n of out64) bytes += size(n * 8);
+    this.area = sharedArena(bytes);
+  }
+
+  private take(bytes: number): number {
+    const at = this.at;
+    this.at += Math.ceil(bytes / 16) * 16;
+    return at;
+  }
+
+  input(x: Float32Array | null): Float32Array {
+    if (x === null) return NO_VALUES;
+    if (this.area === null || isShared(x)) return x;
+    const copy = new Float32Array(this.area, this.take(x.byteLength), x.length);
+    copy.set(x);
+    return copy;
+  }
+
+  f32(length: number): Float32Array {
+    if (this.area === null) return new Float32Array(length);
+    return new Float32Array(this.area, this.take(length * 4), length);
+  }
+
+  f64(length: number): Float64Array {
+    if (this.area === null) return new Float64Array(length);
+    return new Float64Array(this.area, this.take(length * 8), length);
+  }
+}
+
+/**
+ * Runs `job` on the pool when `parallel`, else (or when a thread failed) on this thread. A
+ * task writes all of its outputs, so a rerun overwrites whatever a failed run left.
+ */
+function run(job: ScanJob, parallel: boolean): void {
+  const eng = job.simd ? engine() : fallbackEngine();
+  lastRun = { tasks: job.tasks, workerTasks: 0 };
+  if (parallel) {
+    const ok = runParallel('scan', job.simd ? wasmBytes() : null, job, () =>
+      kernel.runTasks(eng, job),
+    );
+    if (ok) {
+      lastRun = { tasks: job.tasks, workerTasks: poolStats().workerTasks };
+      return;
+    }
+  }
+  try {
+    kernel.runAll(eng, job);
+  } catch (err) {
+    if (!job.simd) throw err;
+    // The WebAssembly memory could not grow to this scan's scratch (a very long sequence);
+    // the JS kernel allocates its scratch per task from the JS heap.
+    kernel.runAll(fallbackEngine(), { ...job, simd: false });
+  }
+}
+
+/** Whether a scan of `shape` goes to the pool, and whether it runs the SIMD kernel. */
+function strategy(shape: ScanShape, tasks: number): { parallel: boolean; simd: boolean } {
+  const { batch, dim, seqlen, dstate } = shape;
+  const simd = engine().simd && seqlen > 0 && dstate > 0;
+  const states = batch * dim * seqlen * dstate;
+  const parallel = tasks > 1 && states >= options.parallelMinStates && poolUsable();
+  return { parallel, simd };
+}
+
+/** The arrays of `inputs`, in the order {@link baseJob} stages them. */
+function inputArrays(inputs: ScanInputs): (Float32Array | null)[] {
+  const { u, delta, z, A, B, C, D, deltaBias, h0, stateOffset } = inputs;
+  return [u, delta, z, A, B, C, D, deltaBias, h0, stateOffset];
+}
+
+/** The part of a job both directions share. */
+function baseJob(
+  inputs: ScanInputs,
+  arrays: JobArrays,
+  chunk: number,
+  simd: boolean,
+  tasks: number,
+  parallel: boolean,
+) {
+  const { batch, dim, seqlen, dstate } = inputs.shape;
+  const { blocks, blockDim } = plan(inputs.shape);
+  return {
+    sync: new Int32Array(parallel ? new SharedArrayBuffer(3 * 4) : new ArrayBuffer(3 * 4)),
+    tasks,
+    simd,
+    batch,
+    dim,
+    seqlen,
+    dstate,
+    chunk,
+    nChunks: Math.ceil(seqlen / chunk),
+    blocks,
+    blockDim,
+    softplus: inputs.deltaSoftplus,
+    hasD: inputs.D !== null,
+    hasZ: inputs.z !== null,
+    hasBias: inputs.deltaBias !== null,
+    hasH0: inputs.h0 !== null,
+    hasOffset: inputs.stateOffset !== null,
+    h0PerBatch: inputs.h0PerBatch,
+    offsetPerBatch: inputs.offsetPerBatch,
+    u: arrays.input(inputs.u),
+    delta: arrays.input(inputs.delta),
+    z: arrays.input(inputs.z),
+    A: arrays.input(inputs.A),
+    B: arrays.input(inputs.B),
+    C: arrays.input(inputs.C),
+    D: arrays.input(inputs.D),
+    bias: arrays.input(inputs.deltaBias),
+    h0: arrays.input(inputs.h0),
+    offset: arrays.input(inputs.stateOffset),
+  };
+}
+
+/** A copy in ordinary memory of an array that may sit in the shared arena. */
+const own = (x: Float32Array): Float32Array => (isShared(x) ? x.slice() : x);
 
 /**
  * Forward selective scan.
@@ -114,70 +352,43 @@ export function selectiveScanForward(
   const save = options?.saveCheckpoints ?? false;
   const chunk = checkChunkSize(op, options?.chunkSize ?? scanChunkSize(L));
   const nChunks = Math.ceil(L / chunk);
+  const { tasks } = plan(inputs.shape);
+  const { parallel, simd } = strategy(inputs.shape, tasks);
 
-  const { u, delta, A, h0PerBatch, offsetPerBatch, deltaSoftplus } = inputs;
-  const D = inputs.D ?? NO_VALUES;
-  const z = inputs.z ?? NO_VALUES;
-  const bias = inputs.deltaBias ?? NO_VALUES;
-  const h0 = inputs.h0 ?? NO_VALUES;
-  const offset = inputs.stateOffset ?? NO_VALUES;
-  const hasD = inputs.D !== null;
-  const hasZ = inputs.z !== null;
-  const hasBias = inputs.deltaBias !== null;
-  const hasH0 = inputs.h0 !== null;
-  const hasOffset = inputs.stateOffset !== null;
-
-  const Bt = transposeLastTwo(inputs.B, batch, N, L);
-  const Ct = transposeLastTwo(inputs.C, batch, N, L);
-  const y = new Float32Array(batch * dim * L);
-  const lastState = new Float32Array(batch * dim * N);
-  const checkpoints = new Float32Array(save ? batch * dim * nChunks * N : 0);
-  const h = new Float64Array(N);
-  const aRow = new Float64Array(N);
-  const offRow = new Float64Array(N);
-
-  for (let b = 0; b < batch; b++) {
-    const btBase = b * L * N;
-    for (let d = 0; d < dim; d++) {
-      const bd = b * dim + d;
-      const row = bd * L;
-      const dSkip = hasD ? D[d] : 0;
-      const dtBias = hasBias ? bias[d] : 0;
-      for (let n = 0; n < N; n++) aRow[n] = A[d * N + n];
-      const h0Base = (h0PerBatch ? bd : d) * N;
-      for (let n = 0; n < N; n++) h[n] = hasH0 ? h0[h0Base + n] : 0;
-      const offBase = (offsetPerBatch ? bd : d) * N;
-      for (let n = 0; n < N; n++) offRow[n] = hasOffset ? offset[offBase + n] : 0;
-
-      for (let c = 0; c < nChunks; c++) {
-        if (save) {
-          const cp = (bd * nChunks + c) * N;
-          for (let n = 0; n < N; n++) checkpoints[cp + n] = h[n];
-        }
-        const tEnd = Math.min(L, (c + 1) * chunk);
-        for (let t = c * chunk; t < tEnd; t++) {
-          const dt = deltaToDt(delta[row + t] + dtBias, deltaSoftplus);
-          const ut = u[row + t];
-          const dtu = dt * ut;
-          const bc = btBase + t * N;
-          let acc = 0;
-          for (let n = 0; n < N; n++) {
-            const hn = Math.exp(dt * aRow[n]) * h[n] + dtu * Bt[bc + n];
-            h[n] = hn;
-            acc += Ct[bc + n] * (hn + offRow[n]);
-          }
-          let yt = acc + dSkip * ut;
-          if (hasZ) {
-            const zt = z[row + t];
-            yt *= zt / (1 + Math.exp(-zt));
-          }
-          y[row + t] = yt;
-        }
-      }
-      for (let n = 0; n < N; n++) lastState[bd * N + n] = h[n];
-    }
-  }
-  return { y, lastState, checkpoints, chunkSize: chunk };
+  const bdl = batch * dim * L;
+  const arrays = new JobArrays(
+    parallel,
+    inputArrays(inputs),
+    [bdl, batch * dim * N, save ? batch * dim * nChunks * N : 0],
+    [],
+  );
+  const job: ScanJob = {
+    ...baseJob(inputs, arrays, chunk, simd, tasks, parallel),
+    backward: false,
+    save,
+    hasDLast: false,
+    y: arrays.f32(bdl),
+    lastState: arrays.f32(batch * dim * N),
+    checkpoints: arrays.f32(save ? batch * dim * nChunks * N : 0),
+    dout: NO_VALUES,
+    dLast: NO_VALUES,
+    du: NO_VALUES,
+    ddelta: NO_VALUES,
+    dz: NO_VALUES,
+    dA: NO_F64,
+    dD: NO_F64,
+    dBias: NO_F64,
+    dh0: NO_F64,
+    dOff: NO_F64,
+    dBC: NO_F64,
+  };
+  run(job, parallel);
+  return {
+    y: own(job.y),
+    lastState: own(job.lastState),
+    checkpoints: own(job.checkpoints),
+    chunkSize: chunk,
+  };
 }
 
 /**
@@ -215,194 +426,83 @@ export function selectiveScanBackward(
   if (dLastState !== null) {
     checkLength(op, 'dLastState', dLastState, batch * dim * N, 'batch*dim*dstate');
   }
-
-  const { u, delta, A, h0PerBatch, offsetPerBatch, deltaSoftplus } = inputs;
-  const D = inputs.D ?? NO_VALUES;
-  const z = inputs.z ?? NO_VALUES;
-  const bias = inputs.deltaBias ?? NO_VALUES;
-  const offset = inputs.stateOffset ?? NO_VALUES;
-  const dLast = dLastState ?? NO_VALUES;
-  const hasD = inputs.D !== null;
+  const { blocks, tasks } = plan(inputs.shape);
+  const { parallel, simd } = strategy(inputs.shape, tasks);
   const hasZ = inputs.z !== null;
-  const hasBias = inputs.deltaBias !== null;
+  const hasH0 = inputs.h0 !== null;
   const hasOffset = inputs.stateOffset !== null;
-  const hasDLast = dLastState !== null;
 
-  const Bt = transposeLastTwo(inputs.B, batch, N, L);
-  const Ct = transposeLastTwo(inputs.C, batch, N, L);
-
-  // Written once per element.
-  const du = new Float32Array(batch * dim * L);
-  const ddelta = new Float32Array(batch * dim * L);
-  const dz = hasZ ? new Float32Array(batch * dim * L) : NO_VALUES;
-  // Summed over channels or the batch, so accumulated in float64; dB and dC as (batch, seqlen, dstate).
-  const dBt = new Float64Array(batch * L * N);
-  const dCt = new Float64Array(batch * L * N);
-  const dAacc = new Float64Array(dim * N);
-  const dDacc = new Float64Array(dim);
-  const dBiasAcc = new Float64Array(dim);
-  const dh0Acc = inputs.h0 !== null ? new Float64Array(inputs.h0.length) : null;
-  const dOffAcc = hasOffset ? new Float64Array(offset.length) : null;
-
-  // Per-channel scratch, reused for every channel. hs[k] is the state entering step k of the
-  // chunk, so it holds chunk + 1 states.
-  const span = Math.min(chunk, L);
-  const hs = new Float64Array((span + 1) * N);
-  const decay = new Float64Array(span * N);
-  const dtBuf = new Float64Array(span);
-  const dtGrad = new Float64Array(span);
-  const g = new Float64Array(N);
-  const aRow = new Float64Array(N);
-  const offRow = new Float64Array(N);
-  const dOffRow = new Float64Array(N);
-
-  for (let b = 0; b < batch; b++) {
-    const btBase = b * L * N;
-    for (let d = 0; d < dim; d++) {
-      const bd = b * dim + d;
-      const row = bd * L;
-      const dSkip = hasD ? D[d] : 0;
-      const dtBias = hasBias ? bias[d] : 0;
-      const aBase = d * N;
-      for (let n = 0; n < N; n++) aRow[n] = A[aBase + n];
-      const offBase = (offsetPerBatch ? bd : d) * N;
-      for (let n = 0; n < N; n++) offRow[n] = hasOffset ? offset[offBase + n] : 0;
-      dOffRow.fill(0);
-      // g carries dL/dh of the step after the current one; it starts as dL/d(lastState).
-      for (let n = 0; n < N; n++) g[n] = hasDLast ? dLast[bd * N + n] : 0;
-      let dDSum = 0;
-      let dBiasSum = 0;
-
-      for (let c = nChunks - 1; c >= 0; c--) {
-        const t0 = c * chunk;
-        const len = Math.min(L, t0 + chunk) - t0;
-
-        const cp = (bd * nChunks + c) * N;
-        for (let n = 0; n < N; n++) hs[n] = checkpoints[cp + n];
-        for (let k = 0; k < len; k++) {
-          const t = t0 + k;
-          const v = delta[row + t] + dtBias;
-          const dt = deltaToDt(v, deltaSoftplus);
-          dtBuf[k] = dt;
-          dtGrad[k] = deltaSoftplus ? (v > 20 ? 1 : 1 / (1 + Math.exp(-v))) : 1;
-          const dtu = dt * u[row + t];
-          const bc = btBase + t * N;
-          const prev = k * N;
-          const next = prev + N;
-          for (let n = 0; n < N; n++) {
-            const a = Math.exp(dt * aRow[n]);
-            decay[prev + n] = a;
-            hs[next + n] = a * hs[prev + n] + dtu * Bt[bc + n];
-          }
-        }
-
-        for (let k = len - 1; k >= 0; k--) {
-          const t = t0 + k;
-          const ut = u[row + t];
-          const dt = dtBuf[k];
-          const bc = btBase + t * N;
-          const prev = k * N;
-          const next = prev + N;
-
-          let dy = dout[row + t];
-          if (hasZ) {
-            let yPre = dSkip * ut;
-            for (let n = 0; n < N; n++) yPre += Ct[bc + n] * (hs[next + n] + offRow[n]);
-            const zt = z[row + t];
-            const sig = 1 / (1 + Math.exp(-zt));
-            dz[row + t] = dy * yPre * sig * (1 + zt * (1 - sig));
-            dy *= zt * sig;
-          }
-          dDSum += dy * ut;
-
-          let dtSum = 0;
-          let dBu = 0;
-          const dtu = dt * ut;
-          for (let n = 0; n < N; n++) {
-            const cn = Ct[bc + n];
-            const bn = Bt[bc + n];
-            const a = decay[prev + n];
-            const gn = g[n] + dy * cn;
-            dCt[bc + n] += dy * (hs[next + n] + offRow[n]);
-            dOffRow[n] += dy * cn;
-            dBt[bc + n] += gn * dtu;
-            dBu += gn * bn;
-            const gha = gn * hs[prev + n] * a;
-            dtSum += gha * aRow[n];
-            dAacc[aBase + n] += gha * dt;
-            g[n] = gn * a;
-          }
-          dtSum += dBu * ut;
-          du[row + t] = dy * dSkip + dBu * dt;
-          const dv = dtSum * dtGrad[k];
-          ddelta[row + t] = dv;
-          dBiasSum += dv;
-        }
-      }
-
-      dDacc[d] += dDSum;
-      dBiasAcc[d] += dBiasSum;
-      if (dh0Acc !== null) {
-        const base = (h0PerBatch ? bd : d) * N;
-        for (let n = 0; n < N; n++) dh0Acc[base + n] += g[n];
-      }
-      if (dOffAcc !== null) {
-        for (let n = 0; n < N; n++) dOffAcc[offBase + n] += dOffRow[n];
-      }
-    }
-  }
-
-  return {
-    du,
-    ddelta,
-    dA: Float32Array.from(dAacc),
-    dB: transposeToFloat32(dBt, batch, L, N),
-    dC: transposeToFloat32(dCt, batch, L, N),
-    dD: hasD ? Float32Array.from(dDacc) : null,
-    dz: hasZ ? dz : null,
-    ddeltaBias: hasBias ? Float32Array.from(dBiasAcc) : null,
-    dh0: dh0Acc !== null ? Float32Array.from(dh0Acc) : null,
-    dStateOffset: dOffAcc !== null ? Float32Array.from(dOffAcc) : null,
+  const bdl = batch * dim * L;
+  const bdn = batch * dim * N;
+  const partialBC = batch * blocks * L * N * 2;
+  const arrays = new JobArrays(
+    parallel,
+    [...inputArrays(inputs), checkpoints, dout, dLastState],
+    [bdl, bdl, hasZ ? bdl : 0],
+    [bdn, batch * dim, batch * dim, hasH0 ? bdn : 0, hasOffset ? bdn : 0, partialBC],
+  );
+  const job: ScanJob = {
+    ...baseJob(inputs, arrays, chunk, simd, tasks, parallel),
+    backward: true,
+    save: false,
+    hasDLast: dLastState !== null,
+    y: NO_VALUES,
+    lastState: NO_VALUES,
+    checkpoints: arrays.input(checkpoints),
+    dout: arrays.input(dout),
+    dLast: arrays.input(dLastState),
+    du: arrays.f32(bdl),
+    ddelta: arrays.f32(bdl),
+    dz: arrays.f32(hasZ ? bdl : 0),
+    dA: arrays.f64(bdn),
+    dD: arrays.f64(batch * dim),
+    dBias: arrays.f64(batch * dim),
+    dh0: arrays.f64(hasH0 ? bdn : 0),
+    dOff: arrays.f64(hasOffset ? bdn : 0),
+    dBC: arrays.f64(partialBC),
   };
-}
+  run(job, parallel);
 
-/** PyTorch's softplus (threshold 20) when `softplus`, else the identity. */
-function deltaToDt(v: number, softplus: boolean): number {
-  return softplus && v <= 20 ? Math.log1p(Math.exp(v)) : v;
-}
-
-/** (batch, rows, cols) float32 to (batch, cols, rows) float64. */
-function transposeLastTwo(
-  src: Float32Array,
-  batch: number,
-  rows: number,
-  cols: number,
-): Float64Array {
-  const out = new Float64Array(batch * rows * cols);
-  for (let b = 0; b < batch; b++) {
-    const base = b * rows * cols;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) out[base + c * rows + r] = src[base + r * cols + c];
+  // Reductions in a fixed order: over the batch (b ascending) and over channel blocks.
+  const sumBatch = (perBatch: Float64Array, length: number): Float32Array => {
+    const out = new Float32Array(length);
+    for (let i = 0; i < length; i++) {
+      let s = 0;
+      for (let b = 0; b < batch; b++) s += perBatch[b * length + i];
+      out[i] = s;
     }
-  }
-  return out;
-}
-
-/** (batch, rows, cols) float64 to (batch, cols, rows) float32. */
-function transposeToFloat32(
-  src: Float64Array,
-  batch: number,
-  rows: number,
-  cols: number,
-): Float32Array {
-  const out = new Float32Array(batch * rows * cols);
-  for (let b = 0; b < batch; b++) {
-    const base = b * rows * cols;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) out[base + c * rows + r] = src[base + r * cols + c];
+    return out;
+  };
+  const sumBlocks = (which: 0 | 1): Float32Array => {
+    const out = new Float32Array(batch * N * L);
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t < L; t++) {
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          for (let k = 0; k < blocks; k++)
+            s += job.dBC[(((b * blocks + k) * L + t) * N + n) * 2 + which];
+          out[(b * N + n) * L + t] = s;
+        }
+      }
     }
-  }
-  return out;
+    return out;
+  };
+  const stateGrad = (perBatch: Float64Array, present: boolean, byBatch: boolean) => {
+    if (!present) return null;
+    return byBatch ? Float32Array.from(perBatch) : sumBatch(perBatch, dim * N);
+  };
+  return {
+    du: own(job.du),
+    ddelta: own(job.ddelta),
+    dA: sumBatch(job.dA, dim * N),
+    dB: sumBlocks(0),
+    dC: sumBlocks(1),
+    dD: inputs.D !== null ? sumBatch(job.dD, dim) : null,
+    dz: hasZ ? own(job.dz) : null,
+    ddeltaBias: inputs.deltaBias !== null ? sumBatch(job.dBias, dim) : null,
+    dh0: stateGrad(job.dh0, hasH0, inputs.h0PerBatch),
+    dStateOffset: stateGrad(job.dOff, hasOffset, inputs.offsetPerBatch),
+  };
 }
 
 function checkChunkSize(op: string, chunkSize: number): number {

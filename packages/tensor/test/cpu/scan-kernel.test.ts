@@ -1,16 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { setCpuThreads, shutdownPool } from '../../src/cpu/pool.js';
 import {
+  configureScanKernel,
   type ScanGrads,
   type ScanInputs,
   type ScanShape,
   scanChunkSize,
+  scanWorkerStats,
   selectiveScanBackward,
   selectiveScanForward,
 } from '../../src/cpu/scan.js';
 
 // The kernels are checked against a float64 reference that stores every state and whose
 // backward is written directly from the chain rule; the reference itself is checked by
-// finite differences.
+// finite differences. Every kernel path runs the same cases: WebAssembly SIMD on one thread
+// and split over worker threads, and the JS fallback (on one thread and on workers).
 
 const FORWARD_TOL = 1e-5;
 const GRAD_TOL = 1e-4;
@@ -294,9 +298,24 @@ function relError(got: ArrayLike<number>, expected: ArrayLike<number>): number {
   return norm === 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
 }
 
+/** Reference results of each problem, computed once and shared by the kernel paths. */
+const references = new WeakMap<
+  Problem,
+  { want: RefForward; wantGrads: Record<Field, Float64Array | null> }
+>();
+
+function reference(p: Problem) {
+  let r = references.get(p);
+  if (r === undefined) {
+    const ref = toRef(p);
+    r = { want: refForward(ref), wantGrads: refBackward(ref) };
+    references.set(p, r);
+  }
+  return r;
+}
+
 function checkAgainstReference(p: Problem, chunkSize: number | undefined): void {
-  const ref = toRef(p);
-  const want = refForward(ref);
+  const { want, wantGrads } = reference(p);
   const fwd = selectiveScanForward(p.inputs, { saveCheckpoints: true, chunkSize });
   expect(relError(fwd.y, want.out)).toBeLessThan(FORWARD_TOL);
   expect(relError(fwd.lastState, want.lastState)).toBeLessThan(FORWARD_TOL);
@@ -317,7 +336,6 @@ function checkAgainstReference(p: Problem, chunkSize: number | undefined): void 
   expect(relError(fwd.checkpoints, wantCheckpoints)).toBeLessThan(FORWARD_TOL);
 
   const grads = selectiveScanBackward(p.inputs, fwd, p.dout, p.dLast);
-  const wantGrads = refBackward(ref);
   for (const f of FIELDS) {
     const got = grads[GRAD_OF[f]];
     const expected = wantGrads[f];
@@ -330,9 +348,14 @@ function checkAgainstReference(p: Problem, chunkSize: number | undefined): void 
   }
 }
 
+/**
+ * Every combination of optional inputs, on sizes that cycle through odd ones: dim off the
+ * 4-channel vectors (1 to 9), dstate odd and even up to 16, seqlen from 1 across chunks.
+ */
 function allCases(): Case[] {
   const seqlens = [1, 2, 5, 7, 10, 64, 67, 130];
-  const dstates = [1, 2, 3, 4, 16];
+  const dstates = [1, 2, 3, 5, 8, 13, 16];
+  const dims = [1, 3, 5, 6, 9];
   const placements: Placement[] = ['none', 'shared', 'perBatch'];
   const cases: Case[] = [];
   let i = 0;
@@ -345,7 +368,7 @@ function allCases(): Case[] {
               for (const hasDLast of [false, true]) {
                 const shape = {
                   batch: 1 + (i % 2),
-                  dim: 1 + (i % 3),
+                  dim: dims[i % dims.length],
                   seqlen: seqlens[i % seqlens.length],
                   dstate: dstates[i % dstates.length],
                 };
@@ -423,14 +446,81 @@ describe('selective-scan reference', () => {
   );
 });
 
-describe('selectiveScanForward / selectiveScanBackward', () => {
-  it.each(allCases().map((c, i) => [describeCase(c), c, i] as const))(
-    'match the float64 reference (%s)',
-    (_name, c, i) => {
-      const p = makeProblem(c, i);
-      for (const chunkSize of [1, 3, 64, undefined]) checkAgainstReference(p, chunkSize);
-    },
-  );
+interface KernelPath {
+  name: string;
+  simd: boolean;
+  threads: number;
+}
+
+const PATHS: KernelPath[] = [
+  { name: 'WebAssembly SIMD, one thread', simd: true, threads: 1 },
+  { name: 'WebAssembly SIMD, two threads', simd: true, threads: 2 },
+  { name: 'JS fallback, one thread', simd: false, threads: 1 },
+  { name: 'JS fallback, two threads', simd: false, threads: 2 },
+];
+
+const ALL_CASES = allCases().map((c, i) => [describeCase(c), makeProblem(c, i)] as const);
+
+afterAll(() => shutdownPool());
+
+describe.each(PATHS)('selectiveScanForward / selectiveScanBackward: $name', (path) => {
+  let simdInUse: boolean | undefined;
+
+  beforeAll(async () => {
+    // Threaded paths split every scan, however small, and wait for the worker to be up so
+    // that it takes part from the first case on.
+    simdInUse = configureScanKernel({
+      simd: path.simd,
+      parallelMinStates: path.threads > 1 ? 0 : Number.POSITIVE_INFINITY,
+    });
+    setCpuThreads(path.threads);
+    if (path.threads > 1) {
+      const p = makeProblem({ ...FULL, shape: { batch: 2, dim: 9, seqlen: 8, dstate: 2 } }, 1);
+      selectiveScanForward(p.inputs);
+      await vi.waitFor(() => expect(scanWorkerStats().ready).toBe(path.threads - 1), {
+        timeout: 20_000,
+      });
+    }
+  });
+  afterAll(() => {
+    configureScanKernel({});
+    setCpuThreads('auto');
+  });
+
+  it(`runs the ${path.simd ? 'WebAssembly SIMD' : 'JS'} kernel`, () => {
+    expect(simdInUse).toBe(path.simd);
+  });
+
+  it.each(ALL_CASES)('match the float64 reference (%s)', (_name, p) => {
+    for (const chunkSize of [1, 3, 64, undefined]) checkAgainstReference(p, chunkSize);
+  });
+
+  it('match the reference for every dstate from 1 to 16, dim off the vector width', () => {
+    for (let dstate = 1; dstate <= 16; dstate++) {
+      const c: Case = {
+        ...FULL,
+        offset: 'perBatch',
+        shape: { batch: 2, dim: 7, seqlen: 9, dstate },
+      };
+      checkAgainstReference(makeProblem(c, 100 + dstate), 4);
+    }
+  });
+
+  it('match the reference over 2100 steps', () => {
+    const c: Case = { ...FULL, shape: { batch: 1, dim: 5, seqlen: 2100, dstate: 3 } };
+    checkAgainstReference(makeProblem(c, 11), undefined);
+  });
+
+  it('match the reference when a task spans many channel groups (dB, dC sums)', () => {
+    // 600 channels: 150 groups of 4 in 15 blocks of 40, so the float32 dB/dC sums of a
+    // block are flushed to float64 after 8 groups and again at the block's end.
+    const c: Case = {
+      ...FULL,
+      h0: 'perBatch',
+      shape: { batch: 2, dim: 600, seqlen: 12, dstate: 3 },
+    };
+    checkAgainstReference(makeProblem(c, 12), 5);
+  });
 
   it('match the reference on both sides of the softplus threshold', () => {
     const c: Case = {
