@@ -20,12 +20,15 @@ t0 = time.perf_counter()
 while len(ts) < 5 or time.perf_counter() - t0 < 0.3:
     s = time.perf_counter(); a @ b; ts.append((time.perf_counter() - s) * 1000)
 ts.sort(); print(json.dumps(ts[len(ts) // 2]))`;
-  const r = spawnSync('python3', ['-c', code], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(torchPython, ['-c', code], { encoding: 'utf8', timeout: 120_000 });
   return r.status === 0 ? Number(r.stdout.trim()) : null;
 }
 
-const torchAvailable =
-  spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+// Debian's python3-torch installs for the system interpreter, which may not be first on PATH.
+const torchPython = ['python3', '/usr/bin/python3'].find(
+  (py) => spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0,
+);
+const torchAvailable = torchPython !== undefined;
 
 for (const n of [512, 1024, 2048]) {
   const a = randn([n, n]);
@@ -115,6 +118,8 @@ rows.push({
 report('tensor-cpu', rows, {
   cpu: cpus()[0]?.model,
   threads,
-  torch: torchAvailable ? 'python3-torch found' : 'python3-torch not installed: no reference rows',
+  torch: torchAvailable
+    ? `PyTorch via ${torchPython}`
+    : 'python3-torch not installed: no reference rows',
 });
 process.exit(0);
