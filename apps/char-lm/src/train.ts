@@ -115,8 +115,10 @@ export function train(text: string, options: TrainOptions): TrainResult {
   const generator = new Generator(options.seed);
   const model = new TinyMamba({ vocabSize: vocab.size, ...options.model }, generator);
   const named = model.namedParameters();
+  // Weight decay on the matrices; none on norms, biases, D and A_log (decay would pull A
+  // towards -1 for every state).
   const decayed = named
-    .filter(([, p]) => p.rank >= 2 && !p.name?.includes('A_log'))
+    .filter(([name, p]) => p.rank >= 2 && !name.endsWith('.A_log'))
     .map(([, p]) => p);
   const rest = named.map(([, p]) => p).filter((p) => !decayed.includes(p));
   const optimizer = new AdamW(

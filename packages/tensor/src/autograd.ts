@@ -126,46 +126,25 @@ function backwardPass(root: Tensor, gradient: Tensor | undefined, retainGraph: b
       : gradient.clone()
     : Tensor.fromData(root.backend.fill(root.dtype, 1, 1), root.shape, root.dtype, root.backend);
   if (!root.gradFn) {
-    accumulateInto(root, seed);
+    // A leaf owns its .grad: never the caller's gradient memory.
+    if (seed.storage.shared) {
+      accumulateInto(root, seed.clone());
+      seed.dispose();
+    } else {
+      accumulateInto(root, seed);
+    }
     return;
   }
 
-  // Every gradient tensor is counted by the places holding it, so a tensor passed on
-  // unchanged (add, reshape) is not released while someone still needs it.
-  const holds = new Map<Tensor, number>();
-  const hold = (t: Tensor): Tensor => {
-    holds.set(t, (holds.get(t) ?? 0) + 1);
-    return t;
-  };
-  const drop = (t: Tensor): void => {
-    const n = (holds.get(t) ?? 1) - 1;
-    if (n > 0) holds.set(t, n);
-    else {
-      holds.delete(t);
-      t.dispose();
-    }
-  };
+  const held = new GradCounts();
   const pending = new Map<GradNode, (Tensor | null)[]>();
   const leafGrads = new Map<Tensor, Tensor>();
-  const add = (
-    slots: Map<Tensor, Tensor> | (Tensor | null)[],
-    key: Tensor | number,
-    g: Tensor,
-  ): void => {
-    const prev = slots instanceof Map ? slots.get(key as Tensor) : slots[key as number];
-    let next = hold(g);
-    if (prev) {
-      next = hold(prev.add(g));
-      drop(prev);
-      drop(g);
-    }
-    if (slots instanceof Map) slots.set(key as Tensor, next);
-    else slots[key as number] = next;
-  };
+  const toLeaf = (t: Tensor, g: Tensor) => leafGrads.set(t, held.sum(leafGrads.get(t), g));
 
   const rootSlots = new Array<Tensor | null>(root.gradFn.outputs).fill(null);
-  rootSlots[root.outputIndex] = hold(seed);
+  rootSlots[root.outputIndex] = held.hold(seed);
   pending.set(root.gradFn, rootSlots);
+  if (root.retainsGrad) toLeaf(root, seed);
 
   for (const node of topoOrder(root.gradFn)) {
     const grads = pending.get(node);
@@ -181,34 +160,76 @@ function backwardPass(root: Tensor, gradient: Tensor | undefined, retainGraph: b
           `the backward of ${node.op} gave a gradient of shape ${fmtShape(g.shape)} for an input of shape ${fmtShape(input.shape)}`,
         );
       }
+      // Held across both uses: the first may add g into an earlier gradient and release it.
+      held.hold(g);
       if (input.gradFn) {
         let slots = pending.get(input.gradFn);
         if (!slots) {
           slots = new Array<Tensor | null>(input.gradFn.outputs).fill(null);
           pending.set(input.gradFn, slots);
         }
-        // Held across both uses: the first may add g into an earlier gradient and release it.
-        hold(g);
-        add(slots, input.outputIndex, g);
-        if (input.retainsGrad) add(leafGrads, input, g);
-        drop(g);
+        slots[input.outputIndex] = held.sum(slots[input.outputIndex], g);
+        if (input.retainsGrad) toLeaf(input, g);
       } else {
-        add(leafGrads, input, g);
+        toLeaf(input, g);
       }
+      held.drop(g);
     });
-    for (const g of grads) if (g) drop(g);
+    for (const g of grads) if (g) held.drop(g);
     if (!retainGraph) releaseNode(node);
   }
   for (const [t, g] of leafGrads) {
-    // A gradient held twice (x + y hands the same tensor to both) is copied, so that each
-    // leaf owns its .grad; so is a strided view, so that optimizers see contiguous memory.
-    if ((holds.get(g) ?? 1) > 1 || !g.isContiguous) {
+    // A leaf owns its .grad: a gradient that shares memory with another tensor (x + y hands
+    // the same one to both; views of one gradient share it) is copied, and so is a strided
+    // view, so that optimizers and in-place clipping see private, contiguous memory.
+    if (held.count(g) > 1 || g.storage.shared || !g.isContiguous) {
       accumulateInto(t, g.clone());
-      drop(g);
+      held.drop(g);
     } else {
-      holds.delete(g);
+      held.forget(g);
       accumulateInto(t, g);
     }
+  }
+}
+
+/**
+ * Counts the places holding each gradient tensor during a backward pass, so that a tensor
+ * passed on unchanged (add, reshape) is released only when its last holder lets go.
+ */
+class GradCounts {
+  private readonly counts = new Map<Tensor, number>();
+
+  hold(t: Tensor): Tensor {
+    this.counts.set(t, (this.counts.get(t) ?? 0) + 1);
+    return t;
+  }
+
+  drop(t: Tensor): void {
+    const n = (this.counts.get(t) ?? 1) - 1;
+    if (n > 0) this.counts.set(t, n);
+    else {
+      this.counts.delete(t);
+      t.dispose();
+    }
+  }
+
+  count(t: Tensor): number {
+    return this.counts.get(t) ?? 0;
+  }
+
+  /** Stops counting a tensor whose ownership moves elsewhere. */
+  forget(t: Tensor): void {
+    this.counts.delete(t);
+  }
+
+  /** prev + g, held once, releasing the operands; g alone (now held) when there is no prev. */
+  sum(prev: Tensor | null | undefined, g: Tensor): Tensor {
+    this.hold(g);
+    if (!prev) return g;
+    const next = this.hold(prev.add(g));
+    this.drop(prev);
+    this.drop(g);
+    return next;
   }
 }
 
@@ -228,9 +249,10 @@ function accumulateInto(t: Tensor, g: Tensor): void {
 
 /** Frees a node's closure after use, as PyTorch frees saved tensors without retain_graph. */
 function releaseNode(node: GradNode): void {
+  // Dropping the inputs too lets the activations they hold go once the caller lets go of them.
   const freed: GradNode = {
     op: node.op,
-    inputs: node.inputs,
+    inputs: [],
     outputs: node.outputs,
     backward: () => {
       throw new TensorError(

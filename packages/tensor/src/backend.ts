@@ -104,7 +104,7 @@ export interface ScanGradients {
   readonly stateOffset: BackendData | null;
 }
 
-/** Hyperparameters of one fused AdamW step (bias corrections already folded in by the caller). */
+/** Hyperparameters of one fused AdamW step; the caller computes the bias corrections for the parameter's step. */
 export interface AdamWStep {
   readonly lr: number;
   readonly beta1: number;
@@ -152,10 +152,10 @@ export interface Backend {
   allocate(dtype: DType, size: number): BackendData;
   /** Copies host values into new backend memory. */
   upload(values: HostArray): BackendData;
-  /** Reads `size` elements back to the host. */
-  read(data: BackendData, dtype: DType, size: number): Promise<HostArray>;
-  /** Synchronous read; only where `canReadSync`. */
-  readSync(data: BackendData, dtype: DType, size: number): HostArray;
+  /** Reads `size` elements from element `offset` back to the host, as a new array the caller owns. */
+  read(data: BackendData, dtype: DType, offset: number, size: number): Promise<HostArray>;
+  /** The same, synchronously; only where `canReadSync`. */
+  readSync(data: BackendData, dtype: DType, offset: number, size: number): HostArray;
   /** Releases memory now; the handle must not be used again. */
   release(data: BackendData): void;
   /** Bytes and buffers in use. */

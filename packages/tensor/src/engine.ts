@@ -1,5 +1,6 @@
 import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
+import { TensorError } from './errors.js';
 
 /**
  * Global state of the tensor core: the registered backends and the one in use, the
@@ -20,7 +21,7 @@ interface Registration {
 
 const registry = new Map<string, Registration>();
 let current: Backend | null = null;
-let defaultBackendName = 'cpu';
+const defaultBackendName = 'cpu';
 
 /**
  * Makes a backend available by name. `auto` tries registered backends from the highest
@@ -45,7 +46,8 @@ export type BackendName = 'auto' | 'cpu' | 'webgpu' | (string & {});
 async function instantiate(name: string): Promise<Backend> {
   const reg = registry.get(name);
   if (!reg) {
-    throw new Error(
+    throw new TensorError(
+      'setBackend',
       `backend "${name}" is not registered (registered: ${listBackends().join(', ') || 'none'}); ` +
         (name === 'webgpu'
           ? "import '@statetune/webgpu' and call its registration before choosing it"
@@ -94,17 +96,22 @@ export async function setBackend(
       notices.push(`${name} unavailable: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  throw new Error(`no backend could start: ${notices.join('; ')}`);
+  throw new TensorError('setBackend', `no backend could start: ${notices.join('; ')}`);
 }
 
 /** The backend new tensors are created on. */
 export function getBackend(): Backend {
   if (current) return current;
   const reg = registry.get(defaultBackendName);
-  if (!reg) throw new Error(`the default backend "${defaultBackendName}" is not registered`);
+  if (!reg)
+    throw new TensorError(
+      'getBackend',
+      `the default backend "${defaultBackendName}" is not registered`,
+    );
   const made = reg.factory();
   if (made instanceof Promise) {
-    throw new Error(
+    throw new TensorError(
+      'getBackend',
       `backend "${defaultBackendName}" starts asynchronously: await setBackend() first`,
     );
   }
@@ -119,11 +126,6 @@ registerBackend('cpu', () => new CpuBackend(), 0);
 export function findBackend(name: string): Backend | undefined {
   if (current?.name === name) return current;
   return registry.get(name)?.instance;
-}
-
-/** Sets the backend used before any `setBackend` call (synchronous backends only). */
-export function setDefaultBackendName(name: string): void {
-  defaultBackendName = name;
 }
 
 // Gradient mode.
@@ -180,18 +182,19 @@ export function keep<T extends Tracked | null | undefined>(t: T): T {
   return t;
 }
 
-function collect(value: unknown, into: Set<Tracked>, depth = 0): void {
-  if (value === null || typeof value !== 'object' || depth > 4) return;
+function collect(value: unknown, into: Set<Tracked>, seen = new Set<object>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
   if (isTracked(value)) {
     into.add(value);
     return;
   }
   if (Array.isArray(value)) {
-    for (const v of value) collect(v, into, depth + 1);
+    for (const v of value) collect(v, into, seen);
   } else if (value instanceof Map) {
-    for (const v of value.values()) collect(v, into, depth + 1);
+    for (const v of value.values()) collect(v, into, seen);
   } else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) collect(v, into, depth + 1);
+    for (const v of Object.values(value)) collect(v, into, seen);
   }
 }
 
@@ -219,7 +222,10 @@ export function tidy<T>(fn: () => T): T {
   scopes.pop();
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
-    throw new Error('tidy: the function returned a Promise; tidy only scopes synchronous work');
+    throw new TensorError(
+      'tidy',
+      'the function returned a Promise; tidy only scopes synchronous work',
+    );
   }
   const kept = new Set<Tracked>();
   collect(result, kept);

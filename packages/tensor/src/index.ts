@@ -20,6 +20,7 @@ export type {
   View,
 } from './backend.js';
 export { CpuBackend } from './cpu/backend.js';
+export { cpuThreads, setCpuThreads, shutdownPool as shutdownCpuWorkers } from './cpu/pool.js';
 export { type DType, type HostArray, isFloat, promoteTypes } from './dtype.js';
 export {
   type BackendName,

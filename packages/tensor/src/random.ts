@@ -1,4 +1,5 @@
 import type { RandomKey } from './backend.js';
+import { TensorError } from './errors.js';
 
 /**
  * Counter-based random numbers (Philox-4x32-10, Salmon et al., SC 2011, the generator of
@@ -120,7 +121,7 @@ export class Generator {
   /** Restarts the stream from `seed` (an integer; up to 2^53). */
   manualSeed(seed: number): this {
     if (!Number.isSafeInteger(seed) || seed < 0) {
-      throw new RangeError(`Generator: seed must be a non-negative safe integer, got ${seed}`);
+      throw new TensorError('Generator', `seed must be a non-negative safe integer, got ${seed}`);
     }
     this.seedValue = seed;
     this.offset = 0;
@@ -152,8 +153,9 @@ export class Generator {
   setState(state: GeneratorState): void {
     this.manualSeed(state.seed);
     if (!Number.isSafeInteger(state.offset) || state.offset < 0) {
-      throw new RangeError(
-        `Generator: offset must be a non-negative safe integer, got ${state.offset}`,
+      throw new TensorError(
+        'Generator',
+        `offset must be a non-negative safe integer, got ${state.offset}`,
       );
     }
     this.offset = state.offset;

@@ -31,6 +31,11 @@ export class Storage {
     this.refs++;
   }
 
+  /** True when more than one live tensor uses this memory. */
+  get shared(): boolean {
+    return this.refs > 1;
+  }
+
   /** A tensor using this memory was disposed. */
   release(): void {
     if (--this.refs === 0) this.backend.release(this.data);
@@ -215,12 +220,9 @@ export class Tensor implements Tracked {
 
   /** The values in row-major order, as a new host array (waits for device work). */
   async data(): Promise<HostArray> {
-    const c = this.contiguousStorage();
+    const c = this.denseCopy();
     try {
-      const all = await this.backend.read(c.kernelView().data, this.dtype, c.offset + this.size);
-      return c.offset === 0 && all.length === this.size
-        ? all
-        : all.slice(c.offset, c.offset + this.size);
+      return await this.backend.read(c.storage.data, this.dtype, c.offset, this.size);
     } finally {
       if (c !== this) c.dispose();
     }
@@ -234,17 +236,19 @@ export class Tensor implements Tracked {
         `the ${this.backend.name} backend reads asynchronously: use await tensor.data()`,
       );
     }
-    const c = this.contiguousStorage();
+    const c = this.denseCopy();
     try {
-      const all = this.backend.readSync(c.kernelView().data, this.dtype, c.offset + this.size);
-      return all.slice(c.offset, c.offset + this.size);
+      return this.backend.readSync(c.storage.data, this.dtype, c.offset, this.size);
     } finally {
       if (c !== this) c.dispose();
     }
   }
 
-  private contiguousStorage(): Tensor {
-    return this.isContiguous ? this : this.contiguous().detach();
+  /** This tensor when its elements are dense in memory, else a dense copy (not recorded). */
+  private denseCopy(): Tensor {
+    const v = this.kernelView();
+    if (this.isContiguous) return this;
+    return Tensor.fromData(this.backend.copy(v, this.dtype), this.shape, this.dtype, this.backend);
   }
 
   /**
@@ -359,7 +363,7 @@ export class Tensor implements Tracked {
   expand(...shape: number[] | [readonly number[]]): Tensor {
     return views.expand(this, flatArgs(shape));
   }
-  /** Removes axes of size 1 (all when none given). */
+  /** Removes axes of size 1: the given ones (others are left alone, as torch.squeeze), or all. */
   squeeze(axis?: number | readonly number[]): Tensor {
     return views.squeeze(this, axis);
   }
@@ -371,9 +375,9 @@ export class Tensor implements Tracked {
   slice(axis: number, start: number, end?: number, step = 1): Tensor {
     return views.slice(this, axis, start, end, step);
   }
-  /** `length` elements from `start` along `axis`. */
+  /** `length` elements from `start` along `axis` (negative start counts from the end); errors past the end. */
   narrow(axis: number, start: number, length: number): Tensor {
-    return views.slice(this, axis, start, start + length);
+    return views.narrow(this, axis, start, length);
   }
   /** The sub-tensor at `index` along `axis` (the axis is removed). */
   select(axis: number, index: number): Tensor {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  clipGradNorm,
   getBackend,
   keep,
   noGrad,
@@ -35,6 +36,53 @@ describe('autograd', () => {
     const y = param([2]);
     y.add(y).add(y.mul(4)).backward();
     expect(gradValues(y)).toEqual([6]);
+  });
+
+  it('gives each leaf gradient memory of its own, also when views of one gradient reach several', () => {
+    const a = tensor([1, 2, 3], { requiresGrad: true });
+    const b = tensor([4, 5, 6], { requiresGrad: true });
+    a.unsqueeze(0)
+      .add(b.unsqueeze(0))
+      .mul(tensor([[3, 4, 0]]))
+      .sum()
+      .backward();
+    expect((a.grad as Tensor).storage).not.toBe((b.grad as Tensor).storage);
+    // In-place clipping scales each gradient once: the global norm of ([3,4,0], [3,4,0]) is
+    // sqrt(50), so each becomes [3,4,0] / sqrt(50).
+    clipGradNorm([a, b], 1);
+    const k = 1 / Math.sqrt(50);
+    for (const t of [a, b]) {
+      gradValues(t).forEach((v, i) => {
+        expect(v).toBeCloseTo([3, 4, 0][i] * k, 6);
+      });
+    }
+  });
+
+  it("never lets a leaf's gradient alias the caller's output gradient", () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    const g = tensor([3, 4]);
+    x.backward(g);
+    expect((x.grad as Tensor).storage).not.toBe(g.storage);
+    const y = tensor([1, 2], { requiresGrad: true });
+    y.reshape(2, 1).backward(g.reshape(2, 1));
+    expect((y.grad as Tensor).storage).not.toBe(g.storage);
+    expect(gradValues(y)).toEqual([3, 4]);
+  });
+
+  it('gives the root its gradient when it retains one', () => {
+    const x = param([1, 2]);
+    const loss = x.square().sum().retainGrad();
+    loss.backward();
+    expect(gradValues(loss)).toEqual([1]);
+  });
+
+  it('lets go of the inputs of a graph once its backward has run', () => {
+    const x = param([1, 2]);
+    const h = x.exp();
+    const loss = h.sum();
+    loss.backward();
+    expect(loss.gradFn?.inputs).toEqual([]);
+    expect(h.gradFn?.inputs).toEqual([]);
   });
 
   it('gives each leaf its own gradient tensor when one gradient flows to several', () => {
@@ -182,6 +230,16 @@ describe('memory scopes', () => {
       }),
     ).toThrow('boom');
     expect((made as unknown as Tensor).isDisposed).toBe(true);
+  });
+
+  it('releases the dense copy it makes to read a strided view', () => {
+    const t = tensor([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]).transpose();
+    const before = getBackend().memory().buffers;
+    for (let i = 0; i < 5; i++) t.dataSync();
+    expect(getBackend().memory().buffers).toBe(before);
   });
 
   it('reports use of a disposed tensor, and disposing twice is harmless', () => {

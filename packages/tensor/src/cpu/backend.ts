@@ -73,13 +73,12 @@ export class CpuBackend implements Backend {
     return this.track(values);
   }
 
-  async read(data: BackendData, _dtype: DType, size: number): Promise<HostArray> {
-    return (data as HostArray).slice(0, size);
+  async read(data: BackendData, _dtype: DType, offset: number, size: number): Promise<HostArray> {
+    return (data as HostArray).slice(offset, offset + size);
   }
 
-  /** Returns the backend's own array: callers copy what they hand out. */
-  readSync(data: BackendData): HostArray {
-    return data as HostArray;
+  readSync(data: BackendData, _dtype: DType, offset: number, size: number): HostArray {
+    return (data as HostArray).slice(offset, offset + size);
   }
 
   release(data: BackendData): void {

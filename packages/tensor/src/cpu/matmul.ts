@@ -16,16 +16,7 @@ import { TensorError } from '../errors.js';
 import { matmulF64Block } from './matmul-f64.js';
 import { createMatmulF32Kernel, type MatmulEngine, type MatmulJob } from './matmul-kernel.js';
 import { buildMatmulWasm } from './matmul-wasm.js';
-import {
-  cpuThreads,
-  isShared,
-  poolStats,
-  poolUsable,
-  runParallel,
-  setCpuThreads,
-  sharedArena,
-  shutdownPool,
-} from './pool.js';
+import { cpuThreads, isShared, poolUsable, runParallel, sharedArena } from './pool.js';
 
 /** Up to this many multiply-adds per matrix (8x8x8) the direct loop beats packing. */
 const DIRECT_MAX_MACS = 512;
@@ -254,43 +245,6 @@ export function matmulF64(
     const o = outOffset + i * m * n;
     matmulF64Block(out, o, a, aOffsets[i], transA, b, bOffsets[i], transB, m, n, k);
   }
-}
-
-/**
- * Stops the CPU worker threads (shared by matmul and the selective scan) and frees their
- * shared staging memory, for tests and apps
- * that want a clean exit (idle workers never keep a process alive, so this is optional). The
- * pool restarts on the next call large enough to use it.
- */
-export function shutdownMatmulWorkers(): Promise<void> {
-  return shutdownPool();
-}
-
-/**
- * How many threads the CPU kernels (a large float32 matmul, the selective scan) may use, the
- * calling thread included: `'auto'` (the default) uses `os.availableParallelism()`, `1`
- * disables workers. They share one pool, so this is the same setting as `setCpuThreads` in
- * `pool.ts`. Workers exist only in Node; elsewhere every call runs on the calling thread.
- *
- * @throws TensorError unless `threads` is `'auto'` or a positive integer.
- */
-export function setMatmulThreads(threads: number | 'auto'): void {
-  setCpuThreads(threads, 'setMatmulThreads');
-}
-
-/**
- * For tests: the pool size, how many workers are up, and how the last parallel call split
- * its tiles between the calling thread and the workers.
- *
- * @internal
- */
-export function matmulWorkerStats(): {
-  workers: number;
-  ready: number;
-  tasks: number;
-  workerTasks: number;
-} {
-  return poolStats();
 }
 
 /**

@@ -65,7 +65,6 @@ export function compileLoop(names: readonly string[], expr: string, helpers: obj
   const key = `${names.join(',')}:${expr}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const k = names.length;
   const ins = names.map((_, i) => i);
   const src = `
 "use strict";
@@ -117,7 +116,6 @@ return function loop(shape0, out, inputs) {
     }
   }
 };`;
-  void k;
   const loop = new Function('M', 'coalesce', src)(helpers, coalesce) as StridedLoop;
   cache.set(key, loop);
   return loop;

@@ -29,6 +29,8 @@ export class Module {
   protected registerParameter(name: string, t: Tensor): Tensor {
     this.checkName(name);
     if (t.isLeaf) t.requiresGrad = true;
+    // A name for messages; namedParameters() gives the full dotted path.
+    t.name ??= name;
     this.params.set(name, keep(t));
     return t;
   }

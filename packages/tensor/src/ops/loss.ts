@@ -23,6 +23,15 @@ export function crossEntropy(
 ): Tensor {
   const ignoreIndex = options.ignoreIndex ?? -100;
   const reduction = options.reduction ?? 'mean';
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    throw new TensorError(
+      'crossEntropy',
+      `reduction must be 'mean', 'sum' or 'none', got ${JSON.stringify(reduction)}`,
+    );
+  }
+  if (!Number.isInteger(ignoreIndex)) {
+    throw new TensorError('crossEntropy', `ignoreIndex must be an integer, got ${ignoreIndex}`);
+  }
   const backend = sameBackend('crossEntropy', logits, targets);
   requireFloat('crossEntropy', 'logits', logits);
   if (targets.dtype !== 'int32') {

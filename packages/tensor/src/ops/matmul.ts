@@ -63,7 +63,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   // weight gradient then needs no reduction over the batch.
   if (b.rank === 2 && a.rank > 2 && a.isContiguous) {
     const lead = a.shape.slice(0, -1);
-    return matmul(a.reshape(-1, k), b).reshape([...lead, n]);
+    const rows = lead.reduce((p, d) => p * d, 1);
+    return matmul(a.reshape(rows, k), b).reshape([...lead, n]);
   }
   let batchShape: number[];
   try {

@@ -1,5 +1,5 @@
 import { recordMulti, shouldRecord } from '../autograd.js';
-import type { View } from '../backend.js';
+import type { ScanArgs, View } from '../backend.js';
 import { fmtShape, TensorError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { sameBackend, wrap } from './util.js';
@@ -109,26 +109,30 @@ export function selectiveScan(inputs: SelectiveScanInputs): SelectiveScanOutputs
   }
 
   const src = named.map(([, t]) => t?.contiguous() ?? null);
-  const views = src.map((t) => t?.kernelView() ?? null) as (View | null)[];
   const training = shouldRecord(src);
-  const args = {
-    batch,
-    dim,
-    seqlen,
-    dstate,
-    u: views[0] as View,
-    delta: views[1] as View,
-    A: views[2] as View,
-    B: views[3] as View,
-    C: views[4] as View,
-    D: views[5],
-    z: views[6],
-    deltaBias: views[7],
-    deltaSoftplus: inputs.deltaSoftplus ?? false,
-    h0: views[8],
-    stateOffset: views[9],
-    saveCheckpoints: training,
+  // Views are taken again for the backward, so a tensor disposed in between is reported.
+  const argsOf = (): ScanArgs => {
+    const v = src.map((t) => t?.kernelView() ?? null) as (View | null)[];
+    return {
+      batch,
+      dim,
+      seqlen,
+      dstate,
+      u: v[0] as View,
+      delta: v[1] as View,
+      A: v[2] as View,
+      B: v[3] as View,
+      C: v[4] as View,
+      D: v[5],
+      z: v[6],
+      deltaBias: v[7],
+      deltaSoftplus: inputs.deltaSoftplus ?? false,
+      h0: v[8],
+      stateOffset: v[9],
+      saveCheckpoints: training,
+    };
   };
+  const args = argsOf();
   const out = backend.selectiveScan(args);
   const y = wrap(backend, out.y, [batch, dim, seqlen], 'float32');
   const lastState = wrap(backend, out.lastState, [batch, dim, dstate], 'float32');
@@ -140,7 +144,7 @@ export function selectiveScan(inputs: SelectiveScanInputs): SelectiveScanOutputs
         ? gy.contiguous()
         : wrap(backend, backend.allocate('float32', y.size), y.shape, 'float32');
       const g = backend.selectiveScanGrad(
-        args,
+        argsOf(),
         saved.kernelView(),
         dy.kernelView(),
         gLast ? gLast.contiguous().kernelView() : null,

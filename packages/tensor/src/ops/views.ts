@@ -57,7 +57,26 @@ export function assign(target: Tensor, source: Tensor): void {
         'element); write into the tensor it was expanded from, or a contiguous() copy',
     );
   }
-  target.backend.copyInto(target.kernelView(), broadcastView(source, target.shape));
+  // Reading and writing the same memory in one pass would read values already overwritten.
+  const src =
+    source.storage === target.storage
+      ? wrap(
+          source.backend,
+          source.backend.copy(source.kernelView(), source.dtype),
+          source.shape,
+          source.dtype,
+        )
+      : source;
+  target.backend.copyInto(target.kernelView(), broadcastView(src, target.shape));
+  if (src !== source) src.dispose();
+}
+
+/**
+ * A new tensor object over the same elements: ops that change nothing still return their own
+ * tensor, so disposing the result never disposes the input.
+ */
+function alias(x: Tensor, op: string): Tensor {
+  return viewOf(x, x.shape, x.strides, x.offset, op, (g) => g);
 }
 
 function viewOf(
@@ -108,7 +127,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
       `cannot reshape ${fmtShape(x.shape)} (${x.size} elements) into ${fmtShape(shape)} (${sizeOf(target)} elements)`,
     );
   }
-  if (shapesEqual(target, x.shape)) return x;
+  if (shapesEqual(target, x.shape)) return alias(x, 'reshape');
   const src = x.isContiguous ? x : clone(x);
   return viewOf(src, target, contiguousStrides(target), src.offset, 'reshape', (g) =>
     reshape(g, src.shape),
@@ -137,7 +156,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (new Set(norm).size !== norm.length) {
     throw new TensorError('permute', `${JSON.stringify(axes)} is not a permutation of the axes`);
   }
-  if (norm.every((a, i) => a === i)) return x;
+  if (norm.every((a, i) => a === i)) return alias(x, 'permute');
   const inverse = new Array<number>(norm.length);
   norm.forEach((a, i) => {
     inverse[a] = i;
@@ -154,7 +173,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
 
 /** Swaps two axes. */
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {
-  if (x.rank < 2 && a === -2 && b === -1) return x;
+  if (x.rank < 2 && a === -2 && b === -1) return alias(x, 'transpose');
   const axes = Array.from({ length: x.rank }, (_, i) => i);
   const i = normalizeAxis('transpose', a, x.rank);
   const j = normalizeAxis('transpose', b, x.rank);
@@ -180,7 +199,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
       `cannot expand shape ${fmtShape(x.shape)} to ${fmtShape(shape)}`,
     );
   }
-  if (shapesEqual(target, x.shape)) return x;
+  if (shapesEqual(target, x.shape)) return alias(x, 'expand');
   const v = broadcastView(x, target);
   return viewOf(x, target, v.strides, x.offset, 'expand', (g) => sumToShape(g, x.shape));
 }
@@ -191,16 +210,10 @@ export function squeeze(x: Tensor, axis?: number | readonly number[]): Tensor {
     axis === undefined
       ? x.shape.flatMap((d, i) => (d === 1 ? [i] : []))
       : (typeof axis === 'number' ? [axis] : axis).map((a) => normalizeAxis('squeeze', a, x.rank));
-  for (const a of axes) {
-    if (x.shape[a] !== 1) {
-      throw new TensorError(
-        'squeeze',
-        `axis ${a} of shape ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1`,
-      );
-    }
-  }
-  if (axes.length === 0) return x;
-  const keepAxis = (_: number, i: number) => !axes.includes(i);
+  // As torch.squeeze: a named axis whose size is not 1 is left as it is.
+  const drop = axes.filter((a) => x.shape[a] === 1);
+  if (drop.length === 0) return alias(x, 'squeeze');
+  const keepAxis = (_: number, i: number) => !drop.includes(i);
   return viewOf(x, x.shape.filter(keepAxis), x.strides.filter(keepAxis), x.offset, 'squeeze', (g) =>
     reshape(g, x.shape),
   );
@@ -240,7 +253,7 @@ export function slice(x: Tensor, axis: number, start: number, end?: number, step
     throw new TensorError('slice', `bounds must be integers, got ${start}..${end}`);
   }
   const [s, n, st] = sliceBounds('slice', x.shape[a], start, end, step);
-  if (s === 0 && n === x.shape[a] && st === 1) return x;
+  if (s === 0 && n === x.shape[a] && st === 1) return alias(x, 'slice');
   const shape = [...x.shape];
   const strides = [...x.strides];
   shape[a] = n;
@@ -262,6 +275,27 @@ export function slice(x: Tensor, axis: number, start: number, end?: number, step
     );
     return dx;
   });
+}
+
+/** `length` elements from `start` (negative counts from the end) along `axis`; errors past the end, as torch.narrow. */
+export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
+  const a = normalizeAxis('narrow', axis, x.rank);
+  const size = x.shape[a];
+  const s = start < 0 ? start + size : start;
+  if (
+    !Number.isInteger(start) ||
+    !Number.isInteger(length) ||
+    s < 0 ||
+    s > size ||
+    length < 0 ||
+    s + length > size
+  ) {
+    throw new TensorError(
+      'narrow',
+      `start ${start} and length ${length} do not fit axis ${a} of size ${size} (shape ${fmtShape(x.shape)})`,
+    );
+  }
+  return slice(x, a, s, s + length);
 }
 
 /** The sub-tensor at `index` along `axis`, with that axis removed. */

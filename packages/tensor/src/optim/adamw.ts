@@ -28,6 +28,10 @@ export class AdamW extends Optimizer<AdamWOptions> {
     super('AdamW', params, { ...DEFAULTS, ...options });
   }
 
+  protected slotNames(): readonly string[] {
+    return ['exp_avg', 'exp_avg_sq'];
+  }
+
   protected validate(h: AdamWOptions, group: number): void {
     const bad = (name: string, v: number, rule: string) => {
       throw new TensorError('AdamW', `group ${group}: ${name} ${rule}, got ${v}`);

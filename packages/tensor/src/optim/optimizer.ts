@@ -83,6 +83,9 @@ export abstract class Optimizer<H extends { lr: number }> {
     });
   }
 
+  /** The names of the per-parameter state tensors kept under these hyperparameters. */
+  protected abstract slotNames(hyper: H): readonly string[];
+
   /** Checks one group's hyperparameters. */
   protected abstract validate(hyper: H, group: number): void;
 
@@ -209,6 +212,29 @@ export abstract class Optimizer<H extends { lr: number }> {
         );
       }
     }
+    // The groups' hyperparameters as they will be, checked like the constructor's.
+    const merged = state.groups.map((g, gi) => {
+      const current = this.groups[gi].hyper as Record<string, unknown>;
+      for (const [k, v] of Object.entries(g.hyper)) {
+        if (!(k in current) || typeof v !== typeof current[k]) {
+          throw new TensorError(
+            this.kind,
+            `saved group ${gi} has ${k} = ${JSON.stringify(v)}, which is not a ${this.kind} hyperparameter of type ${typeof current[k]}`,
+          );
+        }
+      }
+      const hyper = { ...this.groups[gi].hyper, ...g.hyper } as H & { lr: number };
+      this.validate(hyper, gi);
+      return hyper;
+    });
+    const groupOf = (i: number) => {
+      let end = 0;
+      for (let gi = 0; gi < this.groups.length; gi++) {
+        end += this.groups[gi].params.length;
+        if (i < end) return gi;
+      }
+      return -1;
+    };
     for (const [i, s] of state.slots) {
       const p = params[i];
       if (!p)
@@ -216,7 +242,21 @@ export abstract class Optimizer<H extends { lr: number }> {
           this.kind,
           `the saved state has a slot for parameter ${i}, but there are ${params.length}`,
         );
+      const expected = [...this.slotNames(merged[groupOf(i)])].sort();
+      const got = Object.keys(s).sort();
+      if (expected.join() !== got.join()) {
+        throw new TensorError(
+          this.kind,
+          `saved slots of parameter ${i}${p.name ? ` (${p.name})` : ''} are [${got.join(', ')}]; this optimizer keeps [${expected.join(', ')}]`,
+        );
+      }
       for (const [k, t] of Object.entries(s)) {
+        if (t.dtype === 'int32' || t.backend !== p.backend) {
+          throw new TensorError(
+            this.kind,
+            `saved ${k} of parameter ${i} must be a float tensor on the ${p.backend.name} backend, got ${t.dtype} on ${t.backend.name}`,
+          );
+        }
         if (!shapesEqual(t.shape, p.shape)) {
           throw new TensorError(
             this.kind,
@@ -239,8 +279,8 @@ export abstract class Optimizer<H extends { lr: number }> {
     } else {
       for (const i of state.slots.keys()) this.paramSteps.set(params[i], state.step);
     }
-    state.groups.forEach((g, i) => {
-      this.groups[i].hyper = { ...this.groups[i].hyper, ...g.hyper };
+    merged.forEach((hyper, i) => {
+      this.groups[i].hyper = hyper;
     });
     this.stepCount = state.step;
   }

@@ -30,6 +30,10 @@ export class SGD extends Optimizer<SgdOptions> {
     super('SGD', params, { ...DEFAULTS, ...options });
   }
 
+  protected slotNames(h: SgdOptions): readonly string[] {
+    return h.momentum > 0 ? ['momentum_buffer'] : [];
+  }
+
   protected validate(h: SgdOptions, group: number): void {
     if (!(h.lr >= 0)) throw new TensorError('SGD', `group ${group}: lr must be >= 0, got ${h.lr}`);
     if (!(h.momentum >= 0))

@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  matmulF32,
-  matmulF64,
-  matmulWorkerStats,
-  setMatmulThreads,
-  shutdownMatmulWorkers,
-} from '../../src/cpu/matmul.js';
+import { matmulF32, matmulF64 } from '../../src/cpu/matmul.js';
 import { createMatmulF32Kernel } from '../../src/cpu/matmul-kernel.js';
 import { buildMatmulWasm } from '../../src/cpu/matmul-wasm.js';
+import { poolStats, setCpuThreads, shutdownPool } from '../../src/cpu/pool.js';
 import { TensorError } from '../../src/errors.js';
 
 // Every kernel is checked against a naive float64 triple loop on the same (float32-exact)
@@ -127,8 +122,8 @@ const SHAPES: readonly [number, number, number][] = [
 ];
 
 describe('matmulF32 on one thread', () => {
-  beforeAll(() => setMatmulThreads(1));
-  afterAll(() => setMatmulThreads('auto'));
+  beforeAll(() => setCpuThreads(1));
+  afterAll(() => setCpuThreads('auto'));
 
   for (const [m, n, k] of SHAPES) {
     for (const [transA, transB] of TRANS) {
@@ -209,7 +204,7 @@ describe('matmulF32 on one thread', () => {
     );
     expect(() => matmulF32(out, 1, a, [0], false, a, [0], false, 2, 2, 3)).toThrow(TensorError);
     expect(() => matmulF32(out, 0, a, [0], false, a, [0], false, 2, 2, 2.5)).toThrow(/k must be/);
-    expect(() => setMatmulThreads(0)).toThrow(/positive integer/);
+    expect(() => setCpuThreads(0)).toThrow(/positive integer/);
   });
 });
 
@@ -256,10 +251,10 @@ describe('the packed kernel on sub-tiles, WebAssembly SIMD and JS fallback', () 
 describe('matmulF32 with worker threads', () => {
   // Three threads: two workers even on a two-core machine. 256 x 200 x 190 (9.7M
   // multiply-adds) is above the size from which calls are split over threads.
-  beforeAll(() => setMatmulThreads(3));
+  beforeAll(() => setCpuThreads(3));
   afterAll(async () => {
-    setMatmulThreads('auto');
-    await shutdownMatmulWorkers();
+    setCpuThreads('auto');
+    await shutdownPool();
   });
 
   /**
@@ -269,10 +264,10 @@ describe('matmulF32 with worker threads', () => {
    */
   async function withWorkers(run: (seed: number) => void): Promise<void> {
     run(0);
-    await vi.waitFor(() => expect(matmulWorkerStats().ready).toBe(2), { timeout: 20_000 });
+    await vi.waitFor(() => expect(poolStats().ready).toBe(2), { timeout: 20_000 });
     for (let attempt = 1; attempt <= 20; attempt++) {
       run(attempt * 1000);
-      if (matmulWorkerStats().workerTasks > 0) return;
+      if (poolStats().workerTasks > 0) return;
     }
     throw new Error('the workers never took a tile');
   }
@@ -280,7 +275,7 @@ describe('matmulF32 with worker threads', () => {
   it('agrees with float64 for all transposes, the workers doing part of the work', async () => {
     for (const [transA, transB] of TRANS) {
       await withWorkers((seed) => checkF32(single(256, 200, 190, transA, transB), seed + 11));
-      expect(matmulWorkerStats().workers).toBe(2);
+      expect(poolStats().workers).toBe(2);
     }
   });
 
@@ -308,13 +303,13 @@ describe('matmulF32 with worker threads', () => {
   });
 
   it('restarts after shutdown and resizes when the thread count changes', async () => {
-    await shutdownMatmulWorkers();
-    expect(matmulWorkerStats().workers).toBe(0);
+    await shutdownPool();
+    expect(poolStats().workers).toBe(0);
     await withWorkers((seed) => checkF32(single(256, 200, 190, false, false), seed + 14));
-    setMatmulThreads(2);
+    setCpuThreads(2);
     checkF32(single(256, 200, 190, true, false), 15);
-    expect(matmulWorkerStats().workers).toBe(1);
-    setMatmulThreads(3);
+    expect(poolStats().workers).toBe(1);
+    setCpuThreads(3);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   softmax,
   type Tensor,
   tensor,
+  zeros,
 } from '../../src/index.js';
 import { gradcheck, leaf, relErr } from '../helpers.js';
 import { arr, expectClose, expectTensorError, flatIndex, gradOf, indices, spread } from './util.js';
@@ -169,6 +170,12 @@ describe('matmul', () => {
       '[2, 3, 4]',
       '[3, 4, 5]',
     );
+  });
+
+  it('multiplies empty batches and empty inner sizes', () => {
+    expect(zeros([2, 3, 0]).matmul(zeros([0, 4])).shape).toEqual([2, 3, 4]);
+    expect(arr(zeros([2, 3, 0]).matmul(zeros([0, 4])))).toEqual(new Array(24).fill(0));
+    expect(zeros([0, 3, 2]).matmul(zeros([2, 4])).shape).toEqual([0, 3, 4]);
   });
 
   it('rejects int32 operands and operands without axes', () => {
@@ -402,6 +409,17 @@ describe('crossEntropy', () => {
       'crossEntropy',
       'target -1',
       'position 0',
+    );
+  });
+
+  it('rejects an unknown reduction instead of guessing one', () => {
+    const logits = tensor([[1, 2, 3]]);
+    const t = tensor([1], { dtype: 'int32' });
+    expectTensorError(
+      () => crossEntropy(logits, t, { reduction: 'avg' as never }),
+      'crossEntropy',
+      "reduction must be 'mean', 'sum' or 'none'",
+      '"avg"',
     );
   });
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  noGrad,
+  getBackend,
   type SelectiveScanInputs,
   selectiveScan,
   type Tensor,
@@ -143,10 +143,22 @@ describe('selectiveScan op', () => {
     expect(gradcheck(f, [u, h0], 1e-2)).toBeLessThan(2e-3);
   });
 
-  it('saves nothing for the backward when no input needs a gradient', () => {
+  it('saves no checkpoints when no input needs a gradient, and does when one does', () => {
     const x = make(1, 2, 4, 2);
-    const r = noGrad(() => selectiveScan(x));
-    expect(r.y.gradFn).toBeNull();
+    const plain = Object.fromEntries(
+      Object.entries(x).map(([k, t]) => [k, t.detach()]),
+    ) as typeof x;
+    const spy = vi.spyOn(getBackend(), 'selectiveScan');
+    try {
+      const r = selectiveScan(plain);
+      expect(r.y.gradFn).toBeNull();
+      expect(spy.mock.calls[0][0].saveCheckpoints).toBe(false);
+      const trained = selectiveScan({ ...plain, u: plain.u.detach().requiresGrad_() });
+      expect(trained.y.gradFn).not.toBeNull();
+      expect(spy.mock.calls[1][0].saveCheckpoints).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('rejects bad shapes and dtypes, naming the input and the expected layout', () => {

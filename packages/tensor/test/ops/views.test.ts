@@ -172,7 +172,12 @@ describe('expand', () => {
     expect(arr(y)).toEqual(indices([2, 3, 4]).map(([, i]) => i + 1));
     expect(x.expand(-1, 2).shape).toEqual([3, 2]);
     expect(y.isContiguous).toBe(false);
-    expect(x.expand(3, 1)).toBe(x);
+    // Expanding to its own shape gives a new tensor over the same memory: disposing it
+    // leaves x alone.
+    const same = x.expand(3, 1);
+    expect(same).not.toBe(x);
+    same.dispose();
+    expect(arr(x)).toEqual([1, 2, 3]);
   });
 
   it('names the shapes when an axis cannot stretch', () => {
@@ -210,8 +215,19 @@ describe('squeeze and unsqueeze', () => {
     expect(iota([1, 1]).squeeze().shape).toEqual([]);
   });
 
-  it('squeeze names the axis that is not of size 1', () => {
-    expectTensorError(() => iota([1, 3]).squeeze(1), 'squeeze', 'axis 1', '[1, 3]', 'size 3');
+  it('squeeze leaves a named axis whose size is not 1 alone, as torch.squeeze', () => {
+    expect(iota([1, 3]).squeeze(1).shape).toEqual([1, 3]);
+    expect(iota([1, 3, 1]).squeeze([0, 1]).shape).toEqual([3, 1]);
+    expectTensorError(() => iota([1, 3]).squeeze(2), 'squeeze', 'axis 2');
+  });
+
+  it('narrow counts a negative start from the end and refuses to run past the end', () => {
+    const x = iota([5]);
+    expect(arr(x.narrow(0, -2, 2))).toEqual(arr(x).slice(3));
+    expect(arr(x.narrow(0, 1, 3))).toEqual(arr(x).slice(1, 4));
+    expect(x.narrow(0, 5, 0).shape).toEqual([0]);
+    expectTensorError(() => x.narrow(0, 3, 3), 'narrow', 'start 3', 'length 3', 'size 5');
+    expectTensorError(() => x.narrow(0, -6, 1), 'narrow', 'start -6');
   });
 
   it('unsqueeze inserts an axis anywhere, including at the end', () => {
@@ -562,6 +578,18 @@ describe('assign', () => {
       'axis 0',
     );
     expect(arr(base)).toEqual([0, 0, 0]);
+  });
+
+  it('reads the source before writing when both share memory', () => {
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    x.assign(x.transpose());
+    expect(arr(x)).toEqual([1, 3, 2, 4]);
+    const y = tensor([1, 2, 3, 4, 5]);
+    y.slice(0, 1, 5).assign(y.slice(0, 0, 4));
+    expect(arr(y)).toEqual([1, 1, 2, 3, 4]);
   });
 
   it('is not recorded for autograd, and refuses to overwrite a tensor requiring a gradient while recording', () => {

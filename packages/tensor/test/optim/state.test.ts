@@ -184,6 +184,36 @@ describe('optimizer state dicts', () => {
       return opt.stateDict();
     }
 
+    it('names missing or unknown slots, bad hyperparameters and int slots, and changes nothing', () => {
+      const state = adamState();
+      const target = new AdamW(makeParams());
+      const withSlots = (slots: OptimizerState['slots']): OptimizerState => ({ ...state, slots });
+      const first = state.slots.get(0) as Record<string, Tensor>;
+      expect(() =>
+        target.loadStateDict(withSlots(new Map([[0, { exp_avg: first.exp_avg }]]))),
+      ).toThrow(
+        /saved slots of parameter 0 are \[exp_avg\]; this optimizer keeps \[exp_avg, exp_avg_sq\]/,
+      );
+      expect(() =>
+        target.loadStateDict(
+          withSlots(new Map([[0, { ...first, exp_avg: first.exp_avg.cast('int32') }]])),
+        ),
+      ).toThrow(/saved exp_avg of parameter 0 must be a float tensor/);
+      const badGroups = (hyper: Record<string, number | boolean>): OptimizerState => ({
+        ...state,
+        groups: [{ ...state.groups[0], hyper: { ...state.groups[0].hyper, ...hyper } }],
+      });
+      expect(() => target.loadStateDict(badGroups({ beta1: 2 }))).toThrow(
+        /beta1 must be in \[0, 1\), got 2/,
+      );
+      expect(() => target.loadStateDict(badGroups({ lr: true }))).toThrow(
+        /lr = true, which is not a AdamW hyperparameter of type number/,
+      );
+      expect(() => target.loadStateDict(badGroups({ momentum: 0.9 }))).toThrow(/momentum = 0.9/);
+      expect(target.stepCount).toBe(0);
+      expect(target.groups[0].hyper.lr).toBe(1e-3);
+    });
+
     it('names a state of another kind', () => {
       const sgd = new SGD(makeParams());
       expect(() => sgd.loadStateDict(adamState())).toThrow(
