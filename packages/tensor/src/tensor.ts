@@ -74,11 +74,11 @@ export class Tensor implements Tracked {
   readonly dtype: DType;
   /** Number of elements. */
   readonly size: number;
-  /** @internal */
+  /** The memory this tensor reads (shared with its views). For backend and op authors. */
   readonly storage: Storage;
   /** The op that produced this tensor when it was recorded for autograd; null for leaves. */
   gradFn: GradNode | null = null;
-  /** @internal which output of `gradFn` this is. */
+  /** Which output of `gradFn` this is. */
   outputIndex = 0;
   /** Accumulated gradient after `backward()`, for leaves that require it (and retained non-leaves). */
   grad: Tensor | null = null;
@@ -88,7 +88,7 @@ export class Tensor implements Tracked {
   private retains = false;
   private disposed = false;
 
-  /** @internal use the creation functions (`tensor`, `zeros`, ...) instead. */
+  /** Wraps storage; most code uses the creation functions (`tensor`, `zeros`, ...) instead. */
   constructor(storage: Storage, shape: Shape, strides?: readonly number[], offset = 0) {
     this.storage = storage;
     this.shape = Object.freeze([...shape]);
@@ -99,7 +99,7 @@ export class Tensor implements Tracked {
     track(this);
   }
 
-  /** @internal wraps freshly allocated backend memory (contiguous). */
+  /** Wraps memory a backend kernel just allocated (contiguous). For backend and op authors. */
   static fromData(
     data: BackendData,
     shape: Shape,
@@ -161,7 +161,7 @@ export class Tensor implements Tracked {
     return this;
   }
 
-  /** @internal marks an op output as part of the graph. */
+  /** Marks an op output as part of the graph (called by `record`). For op authors. */
   markRequiresGrad(node: GradNode, index: number): void {
     this.gradFn = node;
     this.outputIndex = index;
@@ -174,12 +174,12 @@ export class Tensor implements Tracked {
     return this;
   }
 
-  /** @internal */
+  /** True when backward() keeps this tensor's gradient in `.grad`. */
   get retainsGrad(): boolean {
     return this.retains || (this.isLeaf && this.requires);
   }
 
-  /** @internal the view kernels read; throws on a disposed tensor. */
+  /** The strided view kernels read; throws on a disposed tensor. For backend and op authors. */
   kernelView(): View {
     if (this.disposed) {
       throw new TensorError(
@@ -197,7 +197,7 @@ export class Tensor implements Tracked {
     };
   }
 
-  /** @internal a tensor sharing this one's memory with another shape and strides (no autograd). */
+  /** A tensor sharing this one's memory with another shape and strides (not recorded). For op authors. */
   withLayout(shape: Shape, strides: readonly number[], offset: number): Tensor {
     this.kernelView();
     this.storage.retain();
