@@ -90,3 +90,28 @@ export function gradValues(t: Tensor): number[] {
 export function setValue(target: Tensor, source: Tensor): void {
   noGrad(() => target.assign(source));
 }
+
+/** Deterministic uniform 32-bit integers (mulberry32), for test inputs independent of the RNG under test. */
+export function randomUint32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** Deterministic uniform numbers in [0, 1) from {@link randomUint32}. */
+export function mulberry32(seed: number): () => number {
+  const next = randomUint32(seed);
+  return () => next() / 4294967296;
+}
+
+/** `length` float32 values uniform in [lo, hi). */
+export function uniform(rand: () => number, length: number, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) out[i] = lo + (hi - lo) * rand();
+  return out;
+}

@@ -146,7 +146,7 @@ function matmulDirectF32(
  * @throws TensorError when a size or offset is not a non-negative integer, the offset lists
  *   differ in length, or a block or the result does not fit its array.
  *
- * Large problems run on worker threads in Node (see {@link setMatmulThreads}); the call
+ * Large problems run on worker threads in Node (see `setCpuThreads`); the call
  * stays synchronous.
  */
 export function matmulF32(

@@ -10,6 +10,7 @@ import {
   selectiveScanBackward,
   selectiveScanForward,
 } from '../../src/cpu/scan.js';
+import { mulberry32, uniform } from '../helpers.js';
 
 // The kernels are checked against a float64 reference that stores every state and whose
 // backward is written directly from the chain rule; the reference itself is checked by
@@ -75,23 +76,6 @@ interface RefInputs {
   offsetPerBatch: boolean;
   dout: Float64Array;
   dLast: Float64Array | null;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function uniform(rand: () => number, length: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = lo + (hi - lo) * rand();
-  return out;
 }
 
 function makeProblem(c: Case, seed: number): Problem {

@@ -9,6 +9,7 @@ import {
   selectiveScanForward,
 } from '../../src/cpu/scan.js';
 import { buildScanMathWasm, buildScanWasm } from '../../src/cpu/scan-wasm.js';
+import { mulberry32, uniform } from '../helpers.js';
 
 // The vector math of the WebAssembly kernel against float64 Math, and the scan's promise that
 // results do not depend on the thread count. Accuracy against the float64 reference is in
@@ -19,23 +20,6 @@ afterAll(async () => {
   setCpuThreads('auto');
   await shutdownPool();
 });
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function uniform(rand: () => number, length: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = lo + (hi - lo) * rand();
-  return out;
-}
 
 /** The part of the WebAssembly JS API used here (the package's lib has no DOM types). */
 const wasmApi = (

@@ -9,21 +9,10 @@ import {
   float32ToBfloat16Bits,
   float32ToFloat16Bits,
 } from '../../src/io/half.js';
+import { randomUint32 } from '../helpers.js';
 
 const F16_INFINITY = 0x7c00;
 const BF16_INFINITY = 0x7f80;
-
-/** Deterministic uniform 32-bit integers (mulberry32). */
-function randomUint32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 function float32FromBits(bits: number): number {
   return new Float32Array(new Uint32Array([bits]).buffer)[0];
