@@ -4,5 +4,4 @@
  * @packageDocumentation
  */
 
-export {};
 export * from './checkpoint/index.js';
