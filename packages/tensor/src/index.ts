@@ -38,7 +38,15 @@ export {
   withGradEnabled,
 } from './engine.js';
 export { TensorError } from './errors.js';
-export { type SafetensorsDType, SafetensorsError } from './io/safetensors.js';
+export {
+  decodeSafetensorsTensor,
+  parseSafetensorsHeader,
+  readSafetensorsHeaderLength,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+  SafetensorsError,
+  type SafetensorsHeader,
+} from './io/safetensors.js';
 export {
   type LoadTensorsOptions,
   type SaveTensorsOptions,
