@@ -8,8 +8,9 @@ export interface DataLocation {
 
 /**
  * The error this package throws for bad input: it names the source (a file name, or what the
- * caller called the input) and, where known, the line or the example, e.g.
- * `train.tsv:12: expected 4 tab-separated fields, got 3`.
+ * caller called the input) and, where known, the line and the example, e.g.
+ * `train.tsv:12: expected 4 tab-separated fields, got 3` or
+ * `dev.json:40 (example 3): "query" must be a string`.
  */
 export class DataError extends Error {
   /** The file (or named input) the problem is in. */
@@ -20,12 +21,8 @@ export class DataError extends Error {
   readonly example: string | undefined;
 
   constructor(source: string, message: string, where: DataLocation = {}) {
-    const at =
-      where.line !== undefined
-        ? `${source}:${where.line}`
-        : where.example !== undefined
-          ? `${source} (example ${where.example})`
-          : source;
+    let at = where.line !== undefined ? `${source}:${where.line}` : source;
+    if (where.example !== undefined) at += ` (example ${where.example})`;
     super(`${at}: ${message}`);
     this.name = 'DataError';
     this.source = source;

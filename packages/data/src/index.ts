@@ -50,9 +50,9 @@ export {
   dartTask,
   linearizeTriples,
 } from './tasks/dart.js';
+export { EOS, SEPARATOR } from './tasks/format.js';
 export {
   COLA_TSV_COLUMNS,
-  EOS,
   GLUE_PROMPTS,
   GLUE_TASKS,
   type GlueExample,
@@ -63,7 +63,6 @@ export {
   glueFolderName,
   glueSplitFiles,
   glueTask,
-  SEPARATOR,
 } from './tasks/glue.js';
 export { type SamsumExample, samsumExampleFromRecord, samsumTask } from './tasks/samsum.js';
 export {

@@ -71,7 +71,7 @@ describe('Batcher', () => {
     expect(e1.flat().sort()).toEqual(data.map((d) => d.id).sort());
     expect(e0.flat()).not.toEqual(e1.flat());
     expect(e0.at(-1)).toHaveLength(3);
-    expect(b.state).toEqual({ seed: 1, epoch: 1, position: 6 });
+    expect(b.state).toEqual({ seed: 1, epoch: 1, position: 6, examples: 23, batchSize: 4 });
     // The seed decides the order.
     expect(run(new Batcher(data, { batchSize: 4, seed: 1 }), 6)).toEqual(e0);
     expect(run(new Batcher(data, { batchSize: 4, seed: 2 }), 6)).not.toEqual(e0);
@@ -112,11 +112,17 @@ describe('Batcher', () => {
       ['e0', 'e1', 'e2', 'e3', 'e4'],
       ['e5', 'e6', 'e7', 'e8', 'e9'],
     ]);
-    expect(() => b.setState({ seed: 1, epoch: 0, position: 99 })).toThrow(
-      /position must be in 0..5/,
+    const at = { seed: 1, epoch: 0, position: 0, examples: 23, batchSize: 5 };
+    expect(() => b.setState({ ...at, position: 99 })).toThrow(/position must be in 0..5/);
+    expect(() => b.setState({ ...at, epoch: -1 })).toThrow(/epoch must be a non-negative/);
+    expect(() => b.setState({ ...at, seed: 0.5 })).toThrow(/seed must be a safe integer/);
+    // A state saved with other data or another batch size would silently give other batches.
+    expect(() => b.setState({ ...at, examples: 24 })).toThrow(
+      /saved with 24 examples in batches of 5; this batcher has 23 in batches of 5/,
     );
-    expect(() => b.setState({ seed: 1, epoch: -1, position: 0 })).toThrow(/epoch/);
+    expect(() => b.setState({ ...at, batchSize: 4 })).toThrow(/in batches of 4; this batcher/);
     expect(() => new Batcher(data, { batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => new Batcher(data, { batchSize: 2, seed: Number.NaN })).toThrow(/seed/);
     expect([...b.restOfEpoch()].map((x) => x.ids.length)).toEqual([5, 5, 3]);
     expect(b.state.epoch).toBe(0);
   });

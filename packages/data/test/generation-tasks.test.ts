@@ -11,6 +11,7 @@ import {
   type SpiderTables,
   samsumTask,
   serializeSpiderSchema,
+  spiderTablesFromRecord,
   spiderTask,
   tokenizeForLm,
 } from '../src/index.js';
@@ -75,7 +76,12 @@ describe.skipIf(!HAS_DATA)('DART (real dev file)', () => {
       `Generate text for the following RDF triples:\n${split.formatted[1].input}`,
     );
     expect(g.labelIds.at(-1)).toBe(0);
-    expect(decodeForEvaluation(tok, g.labelIds).split('###')).toEqual(g.references);
+    // References are the decoded label without its EOS, split back at ### (PAPER §5.3).
+    expect(g.references).toEqual([
+      'The Accademia di Architettura di Mendrisio is in Switzerland. Its dean is Mario Botta and it has 600 students.',
+      'The Accademia di Architettura di Mendrisio of Switzerland has 600 students and the dean is called Mario Botta.',
+    ]);
+    expect(decodeForEvaluation(tok, g.labelIds)).toBe(`${g.references[0]}###${g.references[1]}`);
   });
 
   it('reads the Hugging Face layout of annotations too', () => {
@@ -90,6 +96,17 @@ describe.skipIf(!HAS_DATA)('DART (real dev file)', () => {
     ]);
     expect(() => dartExampleFromRecord({ tripleset: 'x' }, '4', 'd.json')).toThrow(
       /d\.json \(example 4\): "tripleset" must be an array/,
+    );
+  });
+
+  it('names the file, line and example of a bad record', async () => {
+    const path = join(tmp, 'dart-bad.json');
+    writeFileSync(
+      path,
+      '[\n{"tripleset": [["a", "b", "c"]], "annotations": [{"source": "s", "text": "T"}]},\n{"tripleset": [["a", 1, "c"]], "annotations": []}\n]\n',
+    );
+    await expect(loadDart(path)).rejects.toThrow(
+      /dart-bad\.json:3 \(example 1\): triple 0 must be an array of strings/,
     );
   });
 });
@@ -158,6 +175,25 @@ describe.skipIf(!HAS_DATA)('Spider (real tables.json and dev subset)', () => {
     expect(e3.references).toEqual(['select name ,  country ,  age from singer order by age desc']);
   });
 
+  it('gives generation references as the decoded label (clean-up of spaces included)', async () => {
+    const tok = await neoxTokenizer();
+    const { examples, tables } = await loadSpider({
+      examples: dataPath('spider', 'dev_subset.json'),
+      tables: dataPath('spider', 'tables.json'),
+    });
+    const { gen, formatted } = prepareSplit(spiderTask(tables), examples.slice(3, 4), tok, {
+      role: 'eval',
+    });
+    // transformers' decode (clean_up_tokenization_spaces) turns " ," into ",".
+    expect(gen[0].references).toEqual([
+      'select name,  country,  age from singer order by age desc',
+    ]);
+    expect(formatted[0].references).toEqual([
+      'select name ,  country ,  age from singer order by age desc',
+    ]);
+    expect(gen[0].meta).toEqual({ db_id: 'concert_singer' });
+  });
+
   it('drops examples over the token budget (input + label, prefix not counted)', async () => {
     const tok = await neoxTokenizer();
     const { examples, tables } = await loadSpider({
@@ -199,7 +235,7 @@ describe.skipIf(!HAS_DATA)('Spider (real tables.json and dev subset)', () => {
         databaseDir: dataPath('spider', 'database'),
       }),
     ).rejects.toThrow(
-      /dev_subset\.json \(example 0\): database folder .*concert_singer for db_id "concert_singer" is missing/,
+      /dev_subset\.json:2 \(example 0\): database folder .*concert_singer for db_id "concert_singer" is missing/,
     );
     const path = join(tmp, 'train_small.json');
     writeFileSync(
@@ -226,7 +262,80 @@ describe.skipIf(!HAS_DATA)('Spider (real tables.json and dev subset)', () => {
     writeFileSync(path, JSON.stringify([{ db_id: 'nope', question: 'q', query: 'x' }]));
     await expect(
       loadSpider({ examples: path, tables: dataPath('spider', 'tables.json') }),
-    ).rejects.toThrow(/train_small\.json \(example 0\): database "nope" is not in tables\.json/);
+    ).rejects.toThrow(/train_small\.json:1 \(example 0\): database "nope" is not in tables\.json/);
+  });
+});
+
+describe('loader and format errors (synthetic files)', () => {
+  it('names the file, line and example of a bad SAMSum record', async () => {
+    const path = join(tmp, 's.jsonl');
+    writeFileSync(
+      path,
+      '{"id": "a", "dialogue": "A: hi", "summary": "S"}\n{"id": "b", "dialogue": "x"}\n',
+    );
+    await expect(loadSamsum(path)).rejects.toThrow(
+      /s\.jsonl:2 \(example b\): "summary" must be a string/,
+    );
+  });
+
+  it('rejects a tables.json that is not an array, and DART records without references', async () => {
+    const path = join(tmp, 'tables.json');
+    writeFileSync(path, '{"db_id": "x"}');
+    await expect(loadSpiderTables(path)).rejects.toThrow(
+      /tables\.json: expected a JSON array of databases/,
+    );
+    expect(() => dartExampleFromRecord({ tripleset: [] }, '1', 'd.json')).toThrow(
+      /d\.json \(example 1\): "annotations" is missing/,
+    );
+    expect(() =>
+      dartExampleFromRecord({ tripleset: [], annotations: [{ source: 's' }] }, '2', 'd.json'),
+    ).toThrow(/annotation 0 has no "text" string/);
+    const ex = {
+      id: '7',
+      tripleset: [['a', 'b', 'c']],
+      annotations: [{ source: '', text: 'x###y' }],
+    };
+    // Joined references are split back at ###, so one may not contain it.
+    expect(() => dartTask().format(ex, 'eval')).toThrow(
+      /dart \(example 7\): a reference contains the separator ###/,
+    );
+    expect(dartTask().format({ ...ex, annotations: [] }, 'eval')).toEqual([]);
+  });
+});
+
+describe('Spider tables.json checks', () => {
+  const good = {
+    db_id: 'd',
+    table_names_original: ['T'],
+    column_names_original: [
+      [-1, '*'],
+      [0, 'a'],
+    ],
+    column_types: ['text', 'number'],
+    primary_keys: [1],
+    foreign_keys: [],
+  };
+  it('accepts a well-formed entry and names what is wrong in a bad one', () => {
+    expect(spiderTablesFromRecord(good, 'tables.json', 0).db_id).toBe('d');
+    const bad = (patch: object) => () =>
+      spiderTablesFromRecord({ ...good, ...patch }, 'tables.json', 4);
+    expect(bad({ db_id: 3 })).toThrow(/tables\.json \(example 4\): "db_id" must be a string/);
+    expect(bad({ foreign_keys: undefined })).toThrow(/"foreign_keys" must be an array/);
+    expect(bad({ column_types: ['text'] })).toThrow(/d: 1 column types for 2 columns/);
+    expect(
+      bad({
+        column_names_original: [
+          [-1, '*'],
+          [1, 'a'],
+        ],
+      }),
+    ).toThrow(/d: column 1 must be \[tableIndex in -1\.\.0, name\], got \[1,"a"\]/);
+    expect(bad({ primary_keys: [[1, 2]] })).toThrow(
+      /d: a primary key refers to column 2, outside 0\.\.1/,
+    );
+    expect(bad({ foreign_keys: [[1]] })).toThrow(
+      /d: a foreign key must be \[fromColumn, toColumn\]/,
+    );
   });
 });
 
@@ -252,6 +361,15 @@ describe('Spider schema serialisation (synthetic)', () => {
     expect(
       task.format({ id: '1', db_id: 'x', question: 'Q', query: '  SELECT A  ' }, 'train')[0].label,
     ).toBe('select a<|endoftext|>');
+    // Python's strip(): U+001F and U+0085 are white space there, U+FEFF is not.
+    expect(
+      task.format({ id: '3', db_id: 'x', question: 'Q', query: '\x1fSELECT a\u0085' }, 'train')[0]
+        .references,
+    ).toEqual(['select a']);
+    expect(
+      task.format({ id: '4', db_id: 'x', question: 'Q', query: '\ufeffSELECT a ' }, 'train')[0]
+        .references,
+    ).toEqual(['\ufeffselect a']);
     expect(() => task.format({ id: '2', db_id: 'y', question: 'Q', query: 'q' }, 'train')).toThrow(
       /spider \(example 2\): database "y" is not in tables\.json/,
     );

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -55,6 +55,14 @@ describe('splitLines', () => {
       ]);
     }
     expect(await collect(linesOf('a\n'))).toEqual([{ text: 'a', line: 1 }]);
+    // Invalid UTF-8 is an error, as Python's utf8 reading makes it, not a silent U+FFFD.
+    const bad = Uint8Array.from([...new TextEncoder().encode('ok\nfine\n'), 0xff, 0x0a]);
+    await expect(collect(splitLines([bad], 'bad.txt'))).rejects.toThrow(/^bad\.txt: invalid UTF-8/);
+    await expect(collect(splitLines(pieces(bad, 1), 'bad.txt'))).rejects.toThrow(
+      /^bad\.txt: invalid UTF-8 after line 2/,
+    );
+    const cut = new TextEncoder().encode('é').subarray(0, 1);
+    await expect(collect(splitLines([cut], 'cut.txt'))).rejects.toThrow(/cut\.txt: invalid UTF-8/);
     expect(await collect(linesOf(''))).toEqual([]);
   });
 });
@@ -137,6 +145,10 @@ describe('JSON and JSONL', () => {
       { value: { a: 1 }, line: 1, index: 0 },
       { value: { a: 2 }, line: 3, index: 1 },
     ]);
+    const crlf = await collect(
+      parseJsonl(linesOf('\ufeff{"a":1}\r\n\r\n{"a":"x\\r"}\r\n'), 'c.jsonl'),
+    );
+    expect(crlf.map((r) => r.value)).toEqual([{ a: 1 }, { a: 'x\r' }]);
     const path = write('bad.jsonl', '{"a":1}\n{"a":2}\n{"a":\n');
     await expect(collect(readJsonlFile(path))).rejects.toThrow(/bad\.jsonl:3: invalid JSON/);
   });
@@ -175,12 +187,29 @@ describe('JSON and JSONL', () => {
       /expected ',' or ']'/,
     );
     await expect(collect(streamJsonArray(['[1,]'], 't.json'))).rejects.toThrow(/trailing comma/);
+    await expect(collect(streamJsonArray(['[1]\n 2'], 'x.json'))).rejects.toThrow(
+      /x\.json:2: unexpected "2" after the end of the array/,
+    );
+    await expect(collect(streamJsonArray(['[,1]'], 'y.json'))).rejects.toThrow(
+      /y\.json:1: unexpected ',' in the array/,
+    );
     const path = write('arr.json', '[{"a": 1}, {"a": 2}]');
     expect((await collect(readJsonArrayFile(path))).map((r) => r.value)).toEqual([
       { a: 1 },
       { a: 2 },
     ]);
     expect(await readJsonFile(path)).toEqual([{ a: 1 }, { a: 2 }]);
+    // A byte-order mark before a whole JSON file (JSON.parse alone rejects it).
+    expect(await readJsonFile(write('bom.json', '\ufeff{"a": [1]}'))).toEqual({ a: [1] });
+    await expect(
+      readJsonFile(write('latin1.json', Uint8Array.from([0x22, 0xe9, 0x22]))),
+    ).rejects.toThrow(/latin1\.json: invalid UTF-8/);
+    await expect(
+      collect(streamJsonArray([Uint8Array.from([0x5b, 0x0a, 0x22, 0xe9, 0x22, 0x5d])], 's.json')),
+    ).rejects.toThrow(/s\.json: invalid UTF-8/);
+    await expect(readJsonFile(write('bad.json', '\ufeff{\n"a": }'))).rejects.toThrow(
+      /bad\.json:2: invalid JSON at column 6/,
+    );
   });
 });
 
@@ -233,5 +262,8 @@ describe('readRecords', () => {
     const arr = write('r.json', '[{"id": 1}, 3]');
     await expect(collect(readRecords(arr))).rejects.toThrow(/r\.json:1: record 1 is not an object/);
     await expect(collect(readRecords(write('r.csv', 'a,b')))).rejects.toThrow(/unknown format/);
+    const dir = join(tmp, 'folder.json');
+    mkdirSync(dir);
+    await expect(collect(readRecords(dir))).rejects.toThrow(/folder\.json: not a file/);
   });
 });

@@ -67,4 +67,18 @@ describe('synthetic tasks', () => {
     expect(tok.decode(gen[0].promptIds)).toBe(f.input);
     expect(gen[0].references).toEqual([raw[0].target]);
   });
+
+  it('ends labels with the tokenizer’s own EOS id, whatever its EOS token is called', () => {
+    const tok = new ByteTokenizer({ specialTokens: ['<pad>', '<eos>'], eosToken: '<eos>' });
+    const { lm, gen } = prepareSplit(
+      syntheticTask('copy'),
+      [{ id: 'c', input: 'ab', target: 'ab' }],
+      tok,
+      { role: 'eval' },
+    );
+    // 'a' and 'b' are bytes 97 and 98 after two special tokens; then EOS (id 1).
+    expect(Array.from(gen[0].labelIds)).toEqual([99, 100, 1]);
+    expect(Array.from(lm[0].labels).filter((l) => l !== IGNORE_INDEX)).toEqual([99, 100, 1]);
+    expect(gen[0].references).toEqual(['ab']);
+  });
 });

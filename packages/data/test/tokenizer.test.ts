@@ -114,10 +114,66 @@ describe.skipIf(!HAS_DATA)('GPT-NeoX tokenizer (real tokenizer.json)', () => {
       /missing\.json: file not found/,
     );
     expect(() => HfTokenizer.fromJSON('{"model": ', { source: 'broken.json' })).toThrow(
-      /broken\.json: not valid JSON/,
+      /broken\.json:1: invalid JSON at column 11/,
     );
     expect(() => HfTokenizer.fromJSON({ version: '1.0' })).toThrow(/no "model" entry/);
     expect(DATA_DIR.length).toBeGreaterThan(0);
+  });
+});
+
+describe('HfTokenizer (a tiny word-level tokenizer.json, no data needed)', () => {
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      {
+        id: 0,
+        content: '<eos>',
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      },
+    ],
+    normalizer: null,
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: null,
+    decoder: null,
+    model: {
+      type: 'WordLevel',
+      vocab: { '<eos>': 0, hello: 1, world: 2, '[UNK]': 3 },
+      unk_token: '[UNK]',
+    },
+  };
+
+  it('takes the first special token as EOS and padding when nothing else says', () => {
+    const tok = HfTokenizer.fromJSON(JSON.stringify(json));
+    expect(tok.vocabSize).toBe(4);
+    expect([tok.eosToken, tok.eosTokenId, tok.padTokenId]).toEqual(['<eos>', 0, 0]);
+    expect(tok.encode('hello world<eos>')).toEqual([1, 2, 0]);
+    expect(tok.specialTokens).toEqual([{ token: '<eos>', id: 0 }]);
+    const viaConfig = HfTokenizer.fromJSON(json, { config: { pad_token: { content: '[UNK]' } } });
+    expect(viaConfig.padTokenId).toBe(3);
+  });
+
+  it('names the source of a bad tokenizer or bad special tokens', () => {
+    expect(() => HfTokenizer.fromJSON(json, { eosToken: '</s>', source: 'tiny.json' })).toThrow(
+      /tiny\.json: end-of-sequence token "<\/s>" is not in the vocabulary/,
+    );
+    expect(() => HfTokenizer.fromJSON(json, { padToken: '<pad>', source: 'tiny.json' })).toThrow(
+      /tiny\.json: padding token "<pad>" is not in the vocabulary/,
+    );
+    expect(() => HfTokenizer.fromJSON({ model: { type: 'Nope' } }, { source: 'x.json' })).toThrow(
+      /x\.json: cannot build the tokenizer/,
+    );
+    expect(() => HfTokenizer.fromJSON({ version: '1.0' })).toThrow(
+      /tokenizer\.json: not a Hugging Face tokenizer\.json \(no "model" entry\)/,
+    );
+    expect(() => HfTokenizer.fromJSON('\ufeff{"model": ', { source: 'broken.json' })).toThrow(
+      /broken\.json:1: invalid JSON/,
+    );
   });
 });
 
@@ -149,6 +205,10 @@ describe('ByteTokenizer', () => {
     expect(tok.decode(tok.encode('x<|endoftext|>y'), { skipSpecialTokens: true })).toBe('xy');
     expect(tok.decodeBatch(tok.encodeBatch(['a', 'bc']))).toEqual(['a', 'bc']);
     expect(tok.decode([0, 999, -1, 3 + 65])).toBe('<|endoftext|>A');
+    // transformers' clean_up_tokenization, on request.
+    const spaced = tok.encode("a . b , c ? I 'm do n't");
+    expect(tok.decode(spaced, { cleanUpTokenizationSpaces: true })).toBe("a. b, c? I'm don't");
+    expect(tok.decode(spaced)).toBe("a . b , c ? I 'm do n't");
   });
 
   it('prefers the longest special token and rejects bad options', () => {

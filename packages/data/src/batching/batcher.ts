@@ -4,12 +4,22 @@ import { mixSeed, SeededRandom } from './rng.js';
 
 /**
  * Where a {@link Batcher} is: the seed, the epoch, and how many batches of that epoch were
- * already returned. Plain JSON, so a training run can save it with its checkpoint.
+ * already returned, with the number of examples and the batch size it was saved with (a
+ * resume with other data or another batch size would silently give other batches, so
+ * {@link Batcher.setState} refuses it). Plain JSON, so a training run can save it with its
+ * checkpoint.
  */
 export interface BatcherState {
+  /** The shuffle seed. */
   readonly seed: number;
+  /** 0-based epoch. */
   readonly epoch: number;
+  /** Batches of `epoch` already returned. */
   readonly position: number;
+  /** Number of examples of the batcher that saved it. */
+  readonly examples: number;
+  /** Batch size of the batcher that saved it. */
+  readonly batchSize: number;
 }
 
 /** Options of {@link Batcher}. */
@@ -67,6 +77,7 @@ export class Batcher {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`Batcher: batchSize must be a positive integer, got ${batchSize}`);
     }
+    checkSeed('Batcher', options.seed ?? 42);
     if (
       options.bucketWindow !== undefined &&
       (!Number.isInteger(options.bucketWindow) || options.bucketWindow < 1)
@@ -104,13 +115,27 @@ export class Batcher {
 
   /** The current position; save it to resume later. */
   get state(): BatcherState {
-    return { seed: this.#seed, epoch: this.#epoch, position: this.#position };
+    return {
+      seed: this.#seed,
+      epoch: this.#epoch,
+      position: this.#position,
+      examples: this.examples.length,
+      batchSize: this.options.batchSize,
+    };
   }
 
-  /** Continues from a saved {@link state}. */
+  /**
+   * Continues from a saved {@link state}. Throws a RangeError when the state is malformed or
+   * was saved by a batcher with another number of examples or another batch size.
+   */
   setState(state: BatcherState): void {
-    const { seed, epoch, position } = state ?? ({} as BatcherState);
-    if (!Number.isFinite(seed)) throw new RangeError(`Batcher.setState: bad seed ${seed}`);
+    const { seed, epoch, position, examples, batchSize } = state ?? ({} as BatcherState);
+    checkSeed('Batcher.setState', seed);
+    if (examples !== this.examples.length || batchSize !== this.options.batchSize) {
+      throw new RangeError(
+        `Batcher.setState: the state was saved with ${examples} examples in batches of ${batchSize}; this batcher has ${this.examples.length} in batches of ${this.options.batchSize}`,
+      );
+    }
     if (!Number.isInteger(epoch) || epoch < 0) {
       throw new RangeError(`Batcher.setState: epoch must be a non-negative integer, got ${epoch}`);
     }
@@ -169,6 +194,13 @@ export class Batcher {
   /** The remaining batches of the current epoch. */
   *restOfEpoch(): Generator<Batch> {
     while (this.#position < this.batchesPerEpoch) yield this.next();
+  }
+}
+
+/** Seeds are integers that fit a double exactly (both 32-bit halves feed the shuffle). */
+function checkSeed(where: string, seed: unknown): void {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new RangeError(`${where}: seed must be a safe integer, got ${String(seed)}`);
   }
 }
 

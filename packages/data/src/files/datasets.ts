@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DataError } from '../errors.js';
 import type { MalformedPolicy } from '../readers/tsv.js';
@@ -19,7 +19,7 @@ import {
   spiderTablesFromRecord,
 } from '../tasks/spider.js';
 import { HfTokenizer, type HfTokenizerOptions } from '../tokenizer/hf.js';
-import { assertFile, readJsonFile, readRecords, readTsvFile } from './io.js';
+import { readJsonFile, readRecords, readTsvFile } from './io.js';
 
 async function isDirectory(path: string): Promise<boolean> {
   try {
@@ -46,8 +46,8 @@ export async function loadTokenizer(
       config = (await readJsonFile(configPath)) as Record<string, unknown>;
     }
   }
-  await assertFile(file);
-  return HfTokenizer.fromJSON(await readFile(file, 'utf8'), { ...options, config, source: file });
+  const json = (await readJsonFile(file)) as object;
+  return HfTokenizer.fromJSON(json, { ...options, config, source: file });
 }
 
 /** Options of {@link loadGlueSplit}. */
@@ -90,12 +90,22 @@ export async function loadGlueSplit(
 
 /**
  * Loads GLUE examples from a Hugging Face `nyu-mll/glue` export (`.parquet`, `.jsonl` or
- * `.json`), with the task's field names and integer labels.
+ * `.json`), with the task's field names and integer labels. Several files are read in order
+ * and concatenated, e.g. MNLI's `validation_matched` then `validation_mismatched`, which the
+ * paper evaluates on together; their ids (`idx`, which restarts in each file) are then
+ * prefixed with the file's position: `0:17`, `1:17`.
  */
-export async function loadGlueRecords(path: string, task: GlueTaskName): Promise<GlueExample[]> {
+export async function loadGlueRecords(
+  paths: string | readonly string[],
+  task: GlueTaskName,
+): Promise<GlueExample[]> {
+  const files = typeof paths === 'string' ? [paths] : paths;
   const out: GlueExample[] = [];
-  for await (const r of readRecords(path)) {
-    out.push(glueExampleFromRecord(task, r.value, String(r.index), path));
+  for (const [f, path] of files.entries()) {
+    for await (const r of readRecords(path)) {
+      const ex = glueExampleFromRecord(task, r.value, String(r.index), path, r.line);
+      out.push(files.length > 1 ? { ...ex, id: `${f}:${ex.id}` } : ex);
+    }
   }
   return out;
 }
@@ -107,9 +117,7 @@ export async function loadGlueRecords(path: string, task: GlueTaskName): Promise
 export async function loadDart(path: string): Promise<DartExample[]> {
   const out: DartExample[] = [];
   for await (const r of readRecords(path)) {
-    out.push(
-      dartExampleFromRecord({ ...r.value, id: r.value.id ?? r.index }, String(r.index), path),
-    );
+    out.push(dartExampleFromRecord(r.value, String(r.index), path, r.line));
   }
   return out;
 }
@@ -118,7 +126,7 @@ export async function loadDart(path: string): Promise<DartExample[]> {
 export async function loadSamsum(path: string): Promise<SamsumExample[]> {
   const out: SamsumExample[] = [];
   for await (const r of readRecords(path)) {
-    out.push(samsumExampleFromRecord(r.value, String(r.index), path));
+    out.push(samsumExampleFromRecord(r.value, String(r.index), path, r.line));
   }
   return out;
 }
@@ -165,12 +173,13 @@ export async function loadSpider(options: LoadSpiderOptions): Promise<SpiderData
   const checked = new Map<string, boolean>();
   const src = options.examples;
   for await (const r of readRecords(src)) {
-    const ex = spiderExampleFromRecord(r.value, String(r.index), src);
+    const ex = spiderExampleFromRecord(r.value, String(r.index), src, r.line);
+    const where = { line: r.line, example: ex.id };
     if (!tables.has(ex.db_id)) {
       throw new DataError(
         src,
         `database ${JSON.stringify(ex.db_id)} is not in ${basename(options.tables)}`,
-        { example: ex.id },
+        where,
       );
     }
     if (options.databaseDir !== undefined) {
@@ -185,7 +194,7 @@ export async function loadSpider(options: LoadSpiderOptions): Promise<SpiderData
           `database folder ${join(options.databaseDir, ex.db_id)} for db_id ${JSON.stringify(
             ex.db_id,
           )} is missing`,
-          { example: ex.id },
+          where,
         );
       }
     }

@@ -3,7 +3,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { DataError } from '../errors.js';
 import { type JsonRecord, parseJson, parseJsonl, streamJsonArray } from '../readers/json.js';
-import { type Line, splitLines } from '../readers/lines.js';
+import { type Line, splitLines, utf8Chunks } from '../readers/lines.js';
 import { type AsyncBuffer, type ParquetRecord, readParquetRows } from '../readers/parquet.js';
 import { parseTsv, type TsvOptions, type TsvRow } from '../readers/tsv.js';
 
@@ -28,7 +28,7 @@ export async function assertFile(path: string): Promise<void> {
 
 /** The lines of a text file, streamed (see `splitLines`). */
 export function readLines(path: string): AsyncGenerator<Line> {
-  return splitLines(fileChunks(path));
+  return splitLines(fileChunks(path), path);
 }
 
 /**
@@ -55,7 +55,8 @@ export function readJsonArrayFile(path: string): AsyncGenerator<JsonRecord> {
 /** A whole JSON file (for small files such as `tables.json`); errors give the line. */
 export async function readJsonFile(path: string): Promise<unknown> {
   await assertFile(path);
-  return parseJson(await readFile(path, 'utf8'), path);
+  const utf8 = utf8Chunks(path);
+  return parseJson(utf8.decode(await readFile(path)) + utf8.end(), path);
 }
 
 /** A file as hyparquet's `AsyncBuffer`, reading only the byte ranges asked for. */

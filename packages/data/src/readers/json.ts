@@ -1,5 +1,5 @@
 import { DataError } from '../errors.js';
-import type { Line, TextChunk } from './lines.js';
+import { type Line, type TextChunk, utf8Chunks } from './lines.js';
 
 /** A parsed JSON value with where it came from. */
 export interface JsonRecord {
@@ -64,8 +64,11 @@ export function jsonErrorOffset(text: string): number {
       i++;
     }
   };
+  // Sticky: matches at `i` without copying the rest of the text.
+  const numberPattern = /-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
   const number = () => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    numberPattern.lastIndex = i;
+    const m = numberPattern.exec(text);
     if (!m) fail();
     i += m![0].length;
   };
@@ -137,9 +140,11 @@ export function jsonErrorOffset(text: string): number {
 
 /**
  * Parses a whole JSON text; a syntax error becomes a {@link DataError} with the line (and
- * column) where it was found. `firstLine` shifts the reported line for text cut from a file.
+ * column) where it was found. A leading byte-order mark is ignored. `firstLine` shifts the
+ * reported line for text cut from a file.
  */
 export function parseJson(text: string, source: string, firstLine = 1): unknown {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -175,7 +180,7 @@ export async function* streamJsonArray(
   chunks: AsyncIterable<TextChunk> | Iterable<TextChunk>,
   source: string,
 ): AsyncGenerator<JsonRecord> {
-  const decoder = new TextDecoder('utf-8');
+  const utf8 = utf8Chunks(source);
   let state: 'start' | 'beforeElement' | 'afterElement' | 'end' = 'start';
   let buf = ''; // text of the element being read
   let depth = 0;
@@ -267,11 +272,8 @@ export async function* streamJsonArray(
     if (open) buf += text.slice(Math.max(elementStart, 0));
   };
 
-  for await (const chunk of chunks) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    yield* feed(text);
-  }
-  yield* feed(decoder.decode());
+  for await (const chunk of chunks) yield* feed(utf8.decode(chunk, line - 1));
+  yield* feed(utf8.end(line - 1));
   if (buf.length > 0) yield finishElement();
   if ((state as string) !== 'end') {
     throw new DataError(source, `unexpected end of file: the JSON array is not closed`, { line });

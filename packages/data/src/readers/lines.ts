@@ -1,3 +1,5 @@
+import { DataError } from '../errors.js';
+
 /** A line of text with its 1-based line number. */
 export interface Line {
   readonly text: string;
@@ -8,14 +10,44 @@ export interface Line {
 export type TextChunk = string | Uint8Array;
 
 /**
+ * A streaming UTF-8 decoder that rejects invalid bytes (as Python's `open(..., encoding="utf8")`
+ * does) with a {@link DataError} naming `source` and, when given, the number of lines already
+ * read (the bad bytes come after them).
+ */
+export function utf8Chunks(source: string): {
+  decode(chunk: TextChunk, linesDone?: number): string;
+  end(linesDone?: number): string;
+} {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const run = (f: () => string, linesDone: number | undefined): string => {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof TypeError)) throw e;
+      const where = linesDone ? ` after line ${linesDone}` : '';
+      throw new DataError(source, `invalid UTF-8${where}`);
+    }
+  };
+  return {
+    decode: (chunk, linesDone) =>
+      typeof chunk === 'string'
+        ? chunk
+        : run(() => decoder.decode(chunk, { stream: true }), linesDone),
+    end: (linesDone) => run(() => decoder.decode(), linesDone),
+  };
+}
+
+/**
  * Splits a stream of chunks (strings or UTF-8 bytes, in any sizes) into lines without holding
  * more than one line in memory. Lines end at `\n`; a `\r` before it is removed; a leading
  * UTF-8 byte-order mark is dropped; a last line without a newline is kept, an empty one is not.
+ * Invalid UTF-8 throws a {@link DataError} naming `source`.
  */
 export async function* splitLines(
   chunks: AsyncIterable<TextChunk> | Iterable<TextChunk>,
+  source = 'input',
 ): AsyncGenerator<Line> {
-  const decoder = new TextDecoder('utf-8');
+  const utf8 = utf8Chunks(source);
   let pending = '';
   let lineNo = 0;
   let first = true;
@@ -40,11 +72,8 @@ export async function* splitLines(
       yield { text: t, line: ++lineNo };
     }
   };
-  for await (const chunk of chunks) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    yield* take(text, false);
-  }
-  yield* take(decoder.decode(), true);
+  for await (const chunk of chunks) yield* take(utf8.decode(chunk, lineNo), false);
+  yield* take(utf8.end(lineNo), true);
 }
 
 /** {@link splitLines} for text already in memory. */

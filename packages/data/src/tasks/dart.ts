@@ -1,17 +1,22 @@
 import { DataError } from '../errors.js';
-import { EOS, SEPARATOR } from './glue.js';
+import { EOS, SEPARATOR } from './format.js';
 import type { FormattedExample, SplitRole, TaskDefinition } from './types.js';
 
 /** One reference sentence of a DART triple set. */
 export interface DartAnnotation {
+  /** Where the reference came from (`WikiSQL_decl_sents`, `e2e`, ...); `''` when unknown. */
   readonly source: string;
+  /** The reference sentence. */
   readonly text: string;
 }
 
 /** A DART example: a set of (subject, predicate, object) triples and its reference texts. */
 export interface DartExample {
+  /** The `id` field, else the position in the file, as a string. */
   readonly id: string;
+  /** `[subject, predicate, object]` triples. */
   readonly tripleset: readonly (readonly string[])[];
+  /** The reference texts, in file order. */
   readonly annotations: readonly DartAnnotation[];
 }
 
@@ -25,17 +30,19 @@ export function linearizeTriples(tripleset: readonly (readonly string[])[]): str
 
 /**
  * A DART example from a record of the official JSON (`annotations: [{source, text}]`) or of
- * Hugging Face's `dart` export (`annotations: {source: [...], text: [...]}`).
+ * Hugging Face's `dart` export (`annotations: {source: [...], text: [...]}`). Its id is `id`,
+ * else `fallbackId`; `source` and `line` (when known) name it in errors.
  */
 export function dartExampleFromRecord(
   record: Readonly<Record<string, unknown>>,
   fallbackId: string,
   source: string,
+  line?: number,
 ): DartExample {
   const id =
     typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id) : fallbackId;
   const fail = (m: string): never => {
-    throw new DataError(source, m, { example: id });
+    throw new DataError(source, m, { line, example: id });
   };
   const ts = record.tripleset;
   if (!Array.isArray(ts)) fail('"tripleset" must be an array of [subject, predicate, object]');

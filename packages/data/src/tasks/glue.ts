@@ -1,4 +1,5 @@
 import { DataError } from '../errors.js';
+import { SEPARATOR } from './format.js';
 import type { FormattedExample, TaskDefinition } from './types.js';
 
 /** The GLUE tasks of the paper. */
@@ -14,12 +15,6 @@ export const GLUE_TASKS: readonly GlueTaskName[] = [
   'qqp',
   'mnli',
 ];
-
-/** The separator and end-of-input marker of every task (`tokenizer.sep_token` in the paper's code). */
-export const SEPARATOR = '###';
-
-/** The end-of-sequence token appended to generation labels. */
-export const EOS = '<|endoftext|>';
 
 /** The instruction prompts (from promptbench), exactly as the paper's code has them. */
 export const GLUE_PROMPTS: Readonly<Record<GlueTaskName, string>> = {
@@ -40,6 +35,7 @@ export const GLUE_PROMPTS: Readonly<Record<GlueTaskName, string>> = {
 export interface GlueExample {
   /** Position in the split (`idx`), as a string. */
   readonly id: string;
+  /** First (or only) text: `sentence`, `sentence1`, `question`, `question1` or `premise`. */
   readonly text1: string;
   /** Second text of pair tasks; undefined for CoLA and SST-2. */
   readonly text2?: string;
@@ -183,13 +179,15 @@ export function glueExampleFromTsv(
 
 /**
  * A GLUE example from a Hugging Face `nyu-mll/glue` record (parquet or JSON export), with the
- * task's field names and an integer `label`.
+ * task's field names and an integer `label`. Its id is `idx`, else `fallbackId`; `source` and
+ * `line` (when known) name it in errors.
  */
 export function glueExampleFromRecord(
   task: GlueTaskName,
   record: Readonly<Record<string, unknown>>,
   fallbackId: string,
   source: string,
+  line?: number,
 ): GlueExample {
   const spec = SPECS[task];
   const id = record.idx !== undefined ? String(record.idx) : fallbackId;
@@ -197,23 +195,26 @@ export function glueExampleFromRecord(
     const v = record[key];
     if (typeof v !== 'string') {
       throw new DataError(source, `${task}: field ${JSON.stringify(key)} must be a string`, {
+        line,
         example: id,
       });
     }
     return v;
   };
   const [k1, k2] = spec.keys;
-  const label = parseLabel(task, record.label, source, { example: id });
+  const label = parseLabel(task, record.label, source, { line, example: id });
   return k2 === undefined
     ? { id, text1: text(k1), label }
     : { id, text1: text(k1), text2: text(k2), label };
 }
 
 /**
- * A GLUE task as the paper's code formats it:
+ * A GLUE task as the paper's code formats it (PAPER §5.2):
  *
- * - prefix: the instruction prompt + `###` (tokenized on its own),
- * - input: `text1 + "###"`, or `text1 + "###" + text2 + "###"` for pair tasks,
+ * - prefix: none (`''`),
+ * - input: `prompt + text1 + "###"`, or `prompt + text1 + "###" + text2 + "###"` for pair
+ *   tasks, where `prompt` is the task's instruction ({@link GLUE_PROMPTS}); the prompt is part
+ *   of the input string and is tokenized together with the sentences,
  * - label: the class index as one digit (`"0"`, `"1"`, `"2"`; GPT-NeoX ids 17, 18, 19), no EOS.
  *
  * Evaluation is teacher-forced on the validation split (MNLI: matched + mismatched).
@@ -221,7 +222,7 @@ export function glueExampleFromRecord(
 export function glueTask(name: GlueTaskName): TaskDefinition<GlueExample> {
   const spec = SPECS[name];
   if (!spec) throw new RangeError(`glueTask: unknown GLUE task ${JSON.stringify(name)}`);
-  const prefix = GLUE_PROMPTS[name] + SEPARATOR;
+  const prompt = GLUE_PROMPTS[name];
   const pair = spec.keys[1] !== undefined;
   return {
     name,
@@ -233,9 +234,25 @@ export function glueTask(name: GlueTaskName): TaskDefinition<GlueExample> {
       if (pair && ex.text2 === undefined) {
         throw new DataError(name, 'a pair task needs text2', { example: ex.id });
       }
-      const input = pair ? ex.text1 + SEPARATOR + ex.text2 + SEPARATOR : ex.text1 + SEPARATOR;
+      if (!Number.isInteger(ex.label) || ex.label < 0 || ex.label >= spec.classes.length) {
+        throw new DataError(
+          name,
+          `label ${ex.label} is not a class index 0..${spec.classes.length - 1}`,
+          { example: ex.id },
+        );
+      }
+      const sentences = pair ? ex.text1 + SEPARATOR + ex.text2 + SEPARATOR : ex.text1 + SEPARATOR;
       const label = String(ex.label);
-      return [{ id: ex.id, prefix, input, label, references: [label], classLabel: ex.label }];
+      return [
+        {
+          id: ex.id,
+          prefix: '',
+          input: prompt + sentences,
+          label,
+          references: [label],
+          classLabel: ex.label,
+        },
+      ];
     },
   };
 }

@@ -1,13 +1,16 @@
 import { DataError } from '../errors.js';
-import { EOS, SEPARATOR } from './glue.js';
+import { EOS, SEPARATOR } from './format.js';
 import type { FormattedExample, TaskDefinition } from './types.js';
 
 /** A Spider question with its gold SQL and database. */
 export interface SpiderExample {
   /** Position in the split file (Spider has no ids), as a string. */
   readonly id: string;
+  /** The database, a key of `tables.json` and a folder of `database/`. */
   readonly db_id: string;
+  /** The natural-language question. */
   readonly question: string;
+  /** The gold SQL, as written in the file (formatting lower-cases and strips it). */
   readonly query: string;
 }
 
@@ -29,6 +32,30 @@ export const SPIDER_PREFIX = `Create a sql request for the following question an
 
 /** The token budget of the paper's Spider filter (input + label tokens, prefix not counted). */
 export const SPIDER_MAX_TOKENS = 1536;
+
+/**
+ * Python's `str.strip()` with no argument: it removes what `str.isspace()` accepts, which is
+ * not JavaScript's `trim()` set (Python also strips U+001C..U+001F and U+0085, and keeps U+FEFF).
+ */
+function pythonStrip(text: string): string {
+  const isSpace = (c: number) =>
+    (c >= 0x09 && c <= 0x0d) ||
+    (c >= 0x1c && c <= 0x20) ||
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000;
+  let start = 0;
+  let end = text.length;
+  while (start < end && isSpace(text.charCodeAt(start))) start++;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+  return text.slice(start, end);
+}
 
 /**
  * Serialises a database schema as the paper's code does. Per table: the table name (case
@@ -87,6 +114,24 @@ export function spiderTablesFromRecord(
   if (typeof o.db_id !== 'string') fail('"db_id" must be a string');
   const db = o as unknown as SpiderTables;
   const nCols = db.column_names_original.length;
+  const nTables = db.table_names_original.length;
+  db.table_names_original.forEach((t, i) => {
+    if (typeof t !== 'string') fail(`${db.db_id}: table name ${i} must be a string`);
+  });
+  db.column_names_original.forEach((col, c) => {
+    const ok =
+      Array.isArray(col) &&
+      col.length === 2 &&
+      Number.isInteger(col[0]) &&
+      col[0] >= -1 &&
+      col[0] < nTables &&
+      typeof col[1] === 'string';
+    if (!ok) {
+      fail(
+        `${db.db_id}: column ${c} must be [tableIndex in -1..${nTables - 1}, name], got ${JSON.stringify(col)}`,
+      );
+    }
+  });
   if (db.column_types.length !== nCols) {
     fail(`${db.db_id}: ${db.column_types.length} column types for ${nCols} columns`);
   }
@@ -98,21 +143,28 @@ export function spiderTablesFromRecord(
   for (const k of db.primary_keys)
     for (const c of Array.isArray(k) ? k : [k]) checkCol(c, 'a primary key');
   for (const fk of db.foreign_keys) {
+    if (!Array.isArray(fk) || fk.length !== 2) {
+      fail(`${db.db_id}: a foreign key must be [fromColumn, toColumn], got ${JSON.stringify(fk)}`);
+    }
     checkCol(fk[0], 'a foreign key');
     checkCol(fk[1], 'a foreign key');
   }
   return db;
 }
 
-/** A Spider example from a `dev.json`/`train_spider.json` (or HF `xlangai/spider`) record. */
+/**
+ * A Spider example from a `dev.json`/`train_spider.json` (or HF `xlangai/spider`) record;
+ * `source` and `line` (when known) name it in errors.
+ */
 export function spiderExampleFromRecord(
   record: Readonly<Record<string, unknown>>,
   id: string,
   source: string,
+  line?: number,
 ): SpiderExample {
   for (const key of ['db_id', 'question', 'query']) {
     if (typeof record[key] !== 'string') {
-      throw new DataError(source, `"${key}" must be a string`, { example: id });
+      throw new DataError(source, `"${key}" must be a string`, { line, example: id });
     }
   }
   return {
@@ -160,7 +212,7 @@ export function spiderTask(
     metrics: ['execution_accuracy', 'exact_match'],
     maxTokens: options.maxTokens ?? SPIDER_MAX_TOKENS,
     format(ex: SpiderExample): FormattedExample[] {
-      const sql = ex.query.toLowerCase().trim();
+      const sql = pythonStrip(ex.query.toLowerCase());
       return [
         {
           id: ex.id,

@@ -1,11 +1,14 @@
 import { SeededRandom } from '../batching/rng.js';
-import { EOS, SEPARATOR } from './glue.js';
+import { unprefixedGenerationExample } from './format.js';
 import type { FormattedExample, TaskDefinition } from './types.js';
 
 /** A synthetic example: an input string and its target (without EOS). */
 export interface SyntheticExample {
+  /** `copy-N`, `count-N` or `kv-N`. */
   readonly id: string;
+  /** The input, without the `###` separator. */
   readonly input: string;
+  /** The expected output, without EOS. */
   readonly target: string;
 }
 
@@ -19,23 +22,44 @@ export interface SyntheticOptions {
   readonly alphabet?: string;
 }
 
-function checkCount(what: string, n: number): void {
-  if (!Number.isInteger(n) || n < 0)
-    throw new RangeError(`${what}: count must be a non-negative integer, got ${n}`);
+/** A generator's checked options: the length (or pair-count) range, its RNG and its symbols. */
+interface Setup {
+  readonly lo: number;
+  readonly hi: number;
+  readonly rng: SeededRandom;
+  readonly symbols: readonly string[];
 }
 
-function checkRange(what: string, name: string, [lo, hi]: readonly [number, number]): void {
+/** Checks the options of generator `what`; `rangeName` is what its range counts. */
+function setup(
+  what: string,
+  options: SyntheticOptions,
+  rangeName: string,
+  [lo, hi]: readonly [number, number],
+  defaultAlphabet: string,
+): Setup {
+  if (!Number.isInteger(options.count) || options.count < 0) {
+    throw new RangeError(`${what}: count must be a non-negative integer, got ${options.count}`);
+  }
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) {
     throw new RangeError(
-      `${what}: ${name} must be [min, max] with 1 <= min <= max, got [${lo}, ${hi}]`,
+      `${what}: ${rangeName} must be [min, max] with 1 <= min <= max, got [${lo}, ${hi}]`,
     );
   }
+  const symbols = [...(options.alphabet ?? defaultAlphabet)];
+  if (symbols.length === 0) throw new RangeError(`${what}: the alphabet is empty`);
+  return { lo, hi, rng: new SeededRandom(options.seed), symbols };
 }
 
-function draw(rng: SeededRandom, alphabet: string, n: number): string {
-  const chars = [...alphabet];
+/** A uniform integer in [lo, hi]. */
+function between(rng: SeededRandom, lo: number, hi: number): number {
+  return lo + rng.int(hi - lo + 1);
+}
+
+/** `n` symbols drawn uniformly. */
+function draw(rng: SeededRandom, symbols: readonly string[], n: number): string {
   let s = '';
-  for (let i = 0; i < n; i++) s += chars[rng.int(chars.length)];
+  for (let i = 0; i < n; i++) s += symbols[rng.int(symbols.length)];
   return s;
 }
 
@@ -46,13 +70,15 @@ function draw(rng: SeededRandom, alphabet: string, n: number): string {
 export function copyExamples(
   options: SyntheticOptions & { readonly length?: readonly [number, number] },
 ): SyntheticExample[] {
-  checkCount('copyExamples', options.count);
-  const [lo, hi] = options.length ?? [3, 12];
-  checkRange('copyExamples', 'length', [lo, hi]);
-  const rng = new SeededRandom(options.seed);
-  const alphabet = options.alphabet ?? 'abcdefgh';
+  const { lo, hi, rng, symbols } = setup(
+    'copyExamples',
+    options,
+    'length',
+    options.length ?? [3, 12],
+    'abcdefgh',
+  );
   return Array.from({ length: options.count }, (_, i) => {
-    const s = draw(rng, alphabet, lo + rng.int(hi - lo + 1));
+    const s = draw(rng, symbols, between(rng, lo, hi));
     return { id: `copy-${i}`, input: s, target: s };
   });
 }
@@ -64,15 +90,16 @@ export function copyExamples(
 export function countingExamples(
   options: SyntheticOptions & { readonly length?: readonly [number, number] },
 ): SyntheticExample[] {
-  checkCount('countingExamples', options.count);
-  const [lo, hi] = options.length ?? [4, 16];
-  checkRange('countingExamples', 'length', [lo, hi]);
-  const rng = new SeededRandom(options.seed);
-  const alphabet = options.alphabet ?? 'abcd';
-  const chars = [...alphabet];
+  const { lo, hi, rng, symbols } = setup(
+    'countingExamples',
+    options,
+    'length',
+    options.length ?? [4, 16],
+    'abcd',
+  );
   return Array.from({ length: options.count }, (_, i) => {
-    const target = chars[rng.int(chars.length)];
-    const s = draw(rng, alphabet, lo + rng.int(hi - lo + 1));
+    const target = symbols[rng.int(symbols.length)];
+    const s = draw(rng, symbols, between(rng, lo, hi));
     const n = [...s].filter((c) => c === target).length;
     return { id: `count-${i}`, input: `${target}:${s}`, target: String(n) };
   });
@@ -87,19 +114,21 @@ export function countingExamples(
 export function keyValueRecallExamples(
   options: SyntheticOptions & { readonly pairs?: readonly [number, number] },
 ): SyntheticExample[] {
-  checkCount('keyValueRecallExamples', options.count);
-  const [lo, hi] = options.pairs ?? [2, 6];
-  checkRange('keyValueRecallExamples', 'pairs', [lo, hi]);
-  const keys = [...(options.alphabet ?? 'abcdefghijklmnop')];
-  if (hi > keys.length) {
+  const { lo, hi, rng, symbols } = setup(
+    'keyValueRecallExamples',
+    options,
+    'pairs',
+    options.pairs ?? [2, 6],
+    'abcdefghijklmnop',
+  );
+  if (hi > symbols.length) {
     throw new RangeError(
-      `keyValueRecallExamples: ${hi} pairs need as many distinct keys, the alphabet has ${keys.length}`,
+      `keyValueRecallExamples: ${hi} pairs need as many distinct keys, the alphabet has ${symbols.length}`,
     );
   }
-  const rng = new SeededRandom(options.seed);
   return Array.from({ length: options.count }, (_, i) => {
-    const n = lo + rng.int(hi - lo + 1);
-    const chosen = rng.shuffle([...keys]).slice(0, n);
+    const n = between(rng, lo, hi);
+    const chosen = rng.shuffle([...symbols]).slice(0, n);
     const values = chosen.map(() => String(rng.int(10)));
     const q = rng.int(n);
     const pairs = chosen.map((k, j) => `${k}=${values[j]}`).join(' ');
@@ -118,15 +147,7 @@ export function syntheticTask(name: string): TaskDefinition<SyntheticExample> {
     evalMode: 'generate',
     metrics: ['exact_match'],
     format(ex: SyntheticExample): FormattedExample[] {
-      return [
-        {
-          id: ex.id,
-          prefix: '',
-          input: ex.input + SEPARATOR,
-          label: ex.target + EOS,
-          references: [ex.target],
-        },
-      ];
+      return [unprefixedGenerationExample(ex.id, ex.input, ex.target)];
     },
   };
 }

@@ -1,4 +1,6 @@
+import { decodeForEvaluation } from '../tokenizer/common.js';
 import type { TextTokenizer } from '../tokenizer/types.js';
+import { EOS, SEPARATOR } from './format.js';
 import type { FormattedExample, SplitRole, TaskDefinition } from './types.js';
 
 /** The label value ignored by the loss (PyTorch's `ignore_index`). */
@@ -10,17 +12,31 @@ export const IGNORE_INDEX = -100;
  * so the loss falls on the label only.
  */
 export interface LmExample {
+  /** The formatted example's id. */
   readonly id: string;
+  /** `ids[:-1]`: what the model reads. */
   readonly inputIds: Int32Array;
+  /** `[-100]·(len(ids)−1−len(label)) ⊕ label`, as long as {@link inputIds}. */
   readonly labels: Int32Array;
 }
 
 /** A generation ("gen") example: the prompt `prefix ⊕ input` and the label ids (with EOS). */
 export interface GenExample {
+  /** The formatted example's id. */
   readonly id: string;
+  /** `prefix ⊕ input`, ending in the `###` separator. */
   readonly promptIds: Int32Array;
+  /** The label's ids, EOS included. */
   readonly labelIds: Int32Array;
+  /**
+   * The references as the paper's evaluation has them: the label ids decoded with one
+   * trailing EOS removed (special tokens kept, the tokenizer's default clean-up of
+   * tokenisation spaces), then, for an example with several references (DART), split at
+   * `###`. With GPT-NeoX they can differ from the raw texts in {@link FormattedExample}
+   * (`"a ."` -> `"a."`).
+   */
   readonly references: readonly string[];
+  /** Extra data a metric needs (Spider: `db_id`). */
   readonly meta?: Readonly<Record<string, string>>;
 }
 
@@ -31,7 +47,10 @@ export interface ExampleTokens {
   readonly label: readonly number[];
 }
 
-/** Builds the training sequence from separately tokenized parts (see {@link LmExample}). */
+/**
+ * Builds the training sequence from separately tokenized parts (see {@link LmExample}).
+ * With no prompt tokens, the first label token is not predicted (nothing precedes it).
+ */
 export function buildLmExample(id: string, parts: ExampleTokens): LmExample {
   const total = parts.prefix.length + parts.input.length + parts.label.length;
   if (parts.label.length === 0) throw new RangeError(`example ${id}: the label has no tokens`);
@@ -48,18 +67,35 @@ export function buildLmExample(id: string, parts: ExampleTokens): LmExample {
   return { id, inputIds, labels };
 }
 
-/** A generation example from a formatted example's token ids. */
-function buildGenExample(ex: FormattedExample, parts: ExampleTokens): GenExample {
+/** A generation example from a formatted example's token ids (see {@link GenExample}). */
+function buildGenExample(
+  tokenizer: TextTokenizer,
+  ex: FormattedExample,
+  parts: ExampleTokens,
+): GenExample {
   const promptIds = new Int32Array(parts.prefix.length + parts.input.length);
   promptIds.set(parts.prefix, 0);
   promptIds.set(parts.input, parts.prefix.length);
+  const decoded = decodeForEvaluation(tokenizer, parts.label);
   return {
     id: ex.id,
     promptIds,
     labelIds: Int32Array.from(parts.label),
-    references: ex.references,
+    references: ex.references.length > 1 ? decoded.split(SEPARATOR) : [decoded],
     ...(ex.meta ? { meta: ex.meta } : {}),
   };
+}
+
+/**
+ * The label's ids: the label string tokenized, as the paper does. With a tokenizer whose EOS
+ * is not `<|endoftext|>`, a label ending in `<|endoftext|>` ends in that tokenizer's EOS id
+ * instead of the characters of `<|endoftext|>`.
+ */
+function encodeLabel(tokenizer: TextTokenizer, label: string): number[] {
+  if (tokenizer.eosToken === EOS || !label.endsWith(EOS)) return tokenizer.encode(label);
+  const ids = tokenizer.encode(label.slice(0, -EOS.length));
+  ids.push(tokenizer.eosTokenId);
+  return ids;
 }
 
 /** Options of {@link prepareSplit}. */
@@ -91,7 +127,7 @@ function tokenizeParts(
       prefixCache.set(ex.prefix, prefix);
     }
     const input = tokenizer.encode(ex.input);
-    const label = tokenizer.encode(ex.label);
+    const label = encodeLabel(tokenizer, ex.label);
     if (maxTokens !== undefined && input.length + label.length > maxTokens) {
       dropped.push(ex.id);
       continue;
@@ -126,7 +162,7 @@ export function tokenizeForGeneration(
 ): TokenizedSplit<GenExample> {
   const out: GenExample[] = [];
   const dropped = tokenizeParts(tokenizer, examples, options.maxTokens, (ex, parts) => {
-    out.push(buildGenExample(ex, parts));
+    out.push(buildGenExample(tokenizer, ex, parts));
   });
   return { examples: out, dropped };
 }
@@ -176,7 +212,7 @@ export function prepareSplit<R>(
   const dropped = tokenizeParts(tokenizer, all, task.maxTokens, (ex, parts) => {
     formatted.push(ex);
     lm.push(buildLmExample(ex.id, parts));
-    if (wantGen) gen.push(buildGenExample(ex, parts));
+    if (wantGen) gen.push(buildGenExample(tokenizer, ex, parts));
   });
   return { task, role: options.role, raw, formatted, lm, gen, dropped };
 }

@@ -1,3 +1,5 @@
+import type { GenExample } from './tokenize.js';
+
 /**
  * Which side of a task an example is formatted for. `'train'`: what the loss is computed on
  * (DART: one example per reference). `'eval'`: what is evaluated (DART: one example per
@@ -13,13 +15,17 @@ export type SplitRole = 'train' | 'eval';
 export interface FormattedExample {
   /** Stable id of the raw example (for a DART reference: `<id>#<k>`). */
   readonly id: string;
-  /** Task prompt tokenized on its own; `''` when the task has none (SAMSum). */
+  /** Task prompt tokenized on its own (DART, Spider); `''` when there is none (GLUE, SAMSum). */
   readonly prefix: string;
-  /** The example's input, ending with the `###` separator. */
+  /** The example's input, ending with the `###` separator (GLUE: the prompt, then the sentences). */
   readonly input: string;
   /** The target text: a class digit (GLUE), or text + `<|endoftext|>` (generation tasks). */
   readonly label: string;
-  /** Generation references without EOS (eval role); a classification example has its label. */
+  /**
+   * The raw reference texts, without EOS (a classification example has its label). The
+   * references a generation evaluation scores against are {@link GenExample}'s, decoded from
+   * the label as the paper does.
+   */
   readonly references: readonly string[];
   /** Class index for classification tasks. */
   readonly classLabel?: number;

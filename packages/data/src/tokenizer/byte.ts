@@ -16,6 +16,8 @@ export interface ByteTokenizerOptions {
 }
 
 const encoder = new TextEncoder();
+// Not streaming, so one decoder serves every call.
+const decoder = new TextDecoder();
 
 /**
  * A byte-level tokenizer for small models: special tokens first, then one id per UTF-8 byte
@@ -98,7 +100,7 @@ export class ByteTokenizer implements TextTokenizer {
     const bytes: number[] = [];
     const flush = () => {
       if (bytes.length > 0) {
-        out += new TextDecoder().decode(Uint8Array.from(bytes));
+        out += decoder.decode(Uint8Array.from(bytes));
         bytes.length = 0;
       }
     };

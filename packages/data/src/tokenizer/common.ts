@@ -30,7 +30,7 @@ export function cleanUpTokenization(text: string): string {
 /**
  * Decodes a generated sequence or a generation label the way the paper's evaluation does:
  * one trailing EOS is removed, then the ids are decoded with special tokens kept and the
- * tokenizer's clean-up of tokenisation spaces.
+ * tokenizer's default clean-up of tokenisation spaces (`options` can override both).
  */
 export function decodeForEvaluation(
   tokenizer: TextTokenizer,

@@ -1,5 +1,6 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { DataError } from '../errors.js';
+import { parseJson } from '../readers/json.js';
 import { checkIds } from './common.js';
 import type { DecodeOptions, EncodeOptions, SpecialToken, TextTokenizer } from './types.js';
 
@@ -107,14 +108,7 @@ export class HfTokenizer implements TextTokenizer {
    */
   static fromJSON(json: object | string, options: HfTokenizerOptions = {}): HfTokenizer {
     const source = options.source ?? 'tokenizer.json';
-    let parsed: unknown = json;
-    if (typeof json === 'string') {
-      try {
-        parsed = JSON.parse(json);
-      } catch (e) {
-        throw new DataError(source, `not valid JSON: ${(e as Error).message}`);
-      }
-    }
+    const parsed = typeof json === 'string' ? parseJson(json, source) : json;
     if (!parsed || typeof parsed !== 'object' || !('model' in parsed)) {
       throw new DataError(source, 'not a Hugging Face tokenizer.json (no "model" entry)');
     }
