@@ -8,5 +8,7 @@ export default defineProject({
     name: 'eval',
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
+    // Device start-up and shader compilation in beforeAll can be slow on a cold software adapter.
+    hookTimeout: 120_000,
   },
 });
