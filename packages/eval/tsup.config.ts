@@ -11,4 +11,9 @@ export default defineConfig({
   target: 'es2022',
   platform: 'neutral',
   external: [/^node:/, /^@statetune\//],
+  esbuildOptions(options, { format }) {
+    // `import.meta` is a syntax error in CommonJS. The sources use `import.meta.url` only as
+    // the base of `createRequire` (src/node/package-paths.ts), which takes a path as well.
+    if (format === 'cjs') options.define = { ...options.define, 'import.meta.url': '__filename' };
+  },
 });
