@@ -1,9 +1,13 @@
-// Benchmarks of the tensor core on the CPU backend: matmul GFLOP/s at 512, 1024 and 2048 and
-// the selective scan at a Mamba-130m layer shape. When Debian's python3-torch is installed,
-// the same matmuls run in PyTorch side by side, and the table reports our time / theirs.
+// Benchmarks of the tensor core on the CPU backend: matmul GFLOP/s at 512, 1024 and 2048,
+// the decoding shapes of Mamba-130m (few rows times a weight used transposed) on the skinny
+// path against the packed path, the selective scan at a Mamba-130m layer shape, and a
+// normal draw the size of the 50280 x 768 embedding. When Debian's python3-torch is
+// installed, the square matmuls run in PyTorch side by side, and the table reports our time
+// / theirs; the decoding rows report skinny time / packed time.
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus } from 'node:os';
-import { matmul, noGrad, randn, selectiveScan, tidy } from '@statetune/tensor';
+import { fileURLToPath } from 'node:url';
+import { Embedding, linear, matmul, noGrad, randn, selectiveScan, tidy } from '@statetune/tensor';
 import { measure, report } from '../../../bench/harness.mjs';
 
 const rows = [];
@@ -58,6 +62,106 @@ for (const n of [512, 1024, 2048]) {
       ratio: 1,
     });
   }
+}
+
+/**
+ * The CPU matmul module built from the sources, for its internal switch between the skinny
+ * and the packed path (the public API always takes the skinny one for few rows). Null when
+ * esbuild is not installed.
+ */
+async function matmulInternals() {
+  let esbuild;
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    return null;
+  }
+  const entry = fileURLToPath(new URL('../src/cpu/matmul.ts', import.meta.url));
+  const built = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    write: false,
+    logLevel: 'error',
+  });
+  const code = built.outputFiles[0].text;
+  return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+}
+
+// Decoding, one token per sequence: x (m, k) @ W^T with W (n, k) as Linear stores it; the
+// tied 50280 x 768 head and Mamba-130m's in_proj (3072 x 768) at batch 4.
+const internals = await matmulInternals();
+for (const [m, n, k] of [
+  [1, 50280, 768],
+  [4, 3072, 768],
+]) {
+  const shape = `[${m},${k}] x [${n},${k}]^T`;
+  const flops = 2 * m * n * k;
+  const x = randn([m, k]);
+  const w = randn([n, k]);
+  const api = await measure(() => tidy(() => void noGrad(() => linear(x, w, null))), {
+    repeats: 10,
+  });
+  rows.push({
+    name: 'linear (decode)',
+    shape,
+    backend: 'cpu',
+    ms: api.median,
+    throughput: flops / (api.median * 1e6),
+    unit: 'GFLOP/s',
+  });
+  if (internals === null) continue;
+  const a = new Float32Array(x.dataSync());
+  const b = new Float32Array(w.dataSync());
+  const out = new Float32Array(m * n);
+  const call = () => internals.matmulF32(out, 0, a, [0], false, b, [0], true, m, n, k);
+  const time = async (mode) => {
+    internals.setSkinnyMatmul(mode);
+    const { median } = await measure(call, { repeats: 10 });
+    internals.setSkinnyMatmul('auto');
+    return median;
+  };
+  const packed = await time('off');
+  const skinny = await time('always');
+  rows.push({
+    name: 'matmulF32 skinny path',
+    shape,
+    backend: 'cpu',
+    ms: skinny,
+    throughput: flops / (skinny * 1e6),
+    unit: 'GFLOP/s',
+    ratio: skinny / packed,
+  });
+  rows.push({
+    name: 'matmulF32 packed path (before)',
+    shape,
+    backend: 'cpu',
+    ms: packed,
+    throughput: flops / (packed * 1e6),
+    unit: 'GFLOP/s',
+    ratio: 1,
+  });
+}
+
+// Loading: the default (random) initialisation of the 50280 x 768 table against init: 'zeros'.
+for (const init of ['default', 'zeros']) {
+  const { median } = await measure(
+    () => void new Embedding(50280, 768, { init }).weight.dispose(),
+    {
+      warmup: 0,
+      repeats: init === 'zeros' ? 5 : 1,
+      minMs: 0,
+    },
+  );
+  rows.push({
+    name: `Embedding init: '${init}'`,
+    shape: '50280x768',
+    backend: 'cpu',
+    ms: median,
+    throughput: (50280 * 768) / (median * 1e3),
+    unit: 'Mvalues/s',
+  });
 }
 
 // Mamba-130m layer: batch 4, d_inner 1536, seqlen 256, d_state 16.

@@ -53,7 +53,15 @@ export {
   tensorsFromSafetensors,
   tensorsToSafetensors,
 } from './io/tensors.js';
-export { Conv1d, Dropout, Embedding, type LayerOptions, Linear, RMSNorm } from './nn/layers.js';
+export {
+  Conv1d,
+  Dropout,
+  Embedding,
+  type LayerInit,
+  type LayerOptions,
+  Linear,
+  RMSNorm,
+} from './nn/layers.js';
 export { type LoadResult, Module, ModuleList } from './nn/module.js';
 export { add, clamp, compare, div, maximum, minimum, mul, pow, sub, where } from './ops/binary.js';
 export { causalConv1d } from './ops/conv.js';

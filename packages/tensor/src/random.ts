@@ -1,4 +1,5 @@
 import type { RandomKey } from './backend.js';
+import { PHILOX_WASM_BLOCKS, philoxWasm } from './cpu/philox-wasm.js';
 import { TensorError } from './errors.js';
 
 /**
@@ -66,32 +67,66 @@ const TWO_POW_24 = 16777216;
 const TWO_POW_32 = 4294967296;
 
 /**
- * Fills `out` with uniform [0, 1) values (24 random bits, exact in float32) for elements
- * counter .. counter + n - 1: element i uses word i % 4 of block floor(i / 4).
+ * Calls `use(words, count, done)` for consecutive runs of blocks `counter ..
+ * counter + total - 1` under `key`: `words` holds block `j` of the run as words `4j .. 4j + 3`
+ * and `done` counts the blocks of earlier runs. The blocks come from the WebAssembly Philox
+ * (`cpu/philox-wasm.ts`) or, where that is unavailable, from {@link philox}; the words are
+ * the same.
  */
-export function philoxUniform(key: RandomKey, out: Float32Array | Float64Array | Int32Array): void {
-  const words = new Uint32Array(4);
-  const n = out.length;
-  for (let i = 0; i < n; i += 4) {
-    const block = key.counter + i / 4;
-    philox(block % TWO_POW_32, Math.floor(block / TWO_POW_32), 0, 0, key.key0, key.key1, words);
-    for (let j = 0; j < 4 && i + j < n; j++) out[i + j] = (words[j] >>> 8) / TWO_POW_24;
+function eachBlockRun(
+  key: RandomKey,
+  total: number,
+  use: (words: Uint32Array, count: number, done: number) => void,
+): void {
+  const wasm = philoxWasm();
+  const run = wasm === null ? Math.min(total, 1024) : PHILOX_WASM_BLOCKS;
+  const words = wasm === null ? new Uint32Array(4 * run) : wasm.words;
+  const one = new Uint32Array(4);
+  for (let done = 0; done < total; done += run) {
+    const count = Math.min(run, total - done);
+    const start = key.counter + done;
+    const c0 = start % TWO_POW_32;
+    const c1 = Math.floor(start / TWO_POW_32);
+    if (wasm !== null) {
+      wasm.blocks(c0 | 0, c1 | 0, key.key0 | 0, key.key1 | 0, count, 0);
+    } else {
+      for (let j = 0; j < count; j++) {
+        const block = start + j;
+        philox(block % TWO_POW_32, Math.floor(block / TWO_POW_32), 0, 0, key.key0, key.key1, one);
+        words.set(one, 4 * j);
+      }
+    }
+    use(words, count, done);
   }
 }
 
 /**
+ * Fills `out` with uniform [0, 1) values (24 random bits, exact in float32) for elements
+ * counter .. counter + n - 1: element i uses word i % 4 of block floor(i / 4).
+ */
+export function philoxUniform(key: RandomKey, out: Float32Array | Float64Array | Int32Array): void {
+  const n = out.length;
+  eachBlockRun(key, Math.ceil(n / 4), (words, count, done) => {
+    const first = 4 * done;
+    const end = Math.min(n - first, 4 * count);
+    for (let j = 0; j < end; j++) out[first + j] = (words[j] >>> 8) / TWO_POW_24;
+  });
+}
+
+/**
  * Fills `out` with standard normal values by Box-Muller: element i uses words 0 and 1 of
- * block counter + i, so one element's value never depends on the draw's size.
+ * block counter + i, so one element's value never depends on the draw's size. The value is
+ * `sqrt(-2 log u1) cos(2 pi u2)` evaluated in float64 with `Math`'s functions, so every
+ * backend that draws on the CPU gets the same bits.
  */
 export function philoxNormal(key: RandomKey, out: Float32Array | Float64Array | Int32Array): void {
-  const words = new Uint32Array(4);
-  for (let i = 0; i < out.length; i++) {
-    const block = key.counter + i;
-    philox(block % TWO_POW_32, Math.floor(block / TWO_POW_32), 0, 0, key.key0, key.key1, words);
-    const u1 = ((words[0] >>> 8) + 1) / TWO_POW_24; // (0, 1]: log(u1) is finite
-    const u2 = (words[1] >>> 8) / TWO_POW_24;
-    out[i] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
-  }
+  eachBlockRun(key, out.length, (words, count, done) => {
+    for (let j = 0; j < count; j++) {
+      const u1 = ((words[4 * j] >>> 8) + 1) / TWO_POW_24; // (0, 1]: log(u1) is finite
+      const u2 = (words[4 * j + 1] >>> 8) / TWO_POW_24;
+      out[done + j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+  });
 }
 
 /** Counter blocks a draw of `size` elements uses. */

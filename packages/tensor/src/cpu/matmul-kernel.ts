@@ -28,6 +28,31 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
+/** The few-row kernels of the WebAssembly module (`gemvT`, `gemvN` in `matmul-wasm.ts`). */
+export interface MatmulSkinnyFns {
+  gemvT(
+    kp: number,
+    m: number,
+    nQuads: number,
+    x: number,
+    b: number,
+    out: number,
+    ldo: number,
+  ): void;
+  gemvN(
+    kc: number,
+    m: number,
+    nBlocks: number,
+    x: number,
+    ldx: number,
+    b: number,
+    ldb: number,
+    out: number,
+    ldo: number,
+    first: number,
+  ): void;
+}
+
 /** One thread's packing scratch and block kernel. */
 export interface MatmulEngine {
   /** Scratch holding the packed A block, the packed B block and the C tile buffer. */
@@ -35,6 +60,8 @@ export interface MatmulEngine {
   readonly block: MatmulBlockFn;
   /** The block kernel is WebAssembly SIMD (false: the scalar JS fallback). */
   readonly simd: boolean;
+  /** The few-row kernels, with SIMD only (null: the JS fallback has none). */
+  readonly skinny: MatmulSkinnyFns | null;
 }
 
 /**
@@ -61,6 +88,11 @@ export interface MatmulJob {
   readonly tilesM: number;
   readonly tilesN: number;
   readonly tasks: number;
+  /**
+   * Tiles are column ranges of all m rows computed by {@link MatmulF32Kernel.skinnyTile}
+   * (`tilesM` is 1, `tileM` is m); absent or false: output tiles of `gemmTile`.
+   */
+  readonly skinny?: boolean;
 }
 
 /** The functions {@link createMatmulF32Kernel} returns. */
@@ -95,6 +127,37 @@ export interface MatmulF32Kernel {
     j0: number,
     j1: number,
   ): void;
+  /** Most rows (m) {@link MatmulF32Kernel.skinnyTile} takes. */
+  readonly skinnyMaxM: number;
+  /** Largest k {@link MatmulF32Kernel.skinnyTile} takes. */
+  readonly skinnyMaxK: number;
+  /**
+   * The few-row path: all `m <= skinnyMaxM` rows, columns `[j0, j1)` of one batch entry,
+   * as `gemmTile` computes them, for `1 <= k <= skinnyMaxK` and an engine with `skinny`
+   * kernels. B is read where it lies, never packed: row blocks of B (`transB`, stored n x k)
+   * or row segments (stored k x n) are copied as they are into the engine's memory, a few
+   * hundred KiB at a time, and streamed through the SIMD kernels. Every output element is
+   * computed by the same operations wherever the column range starts or ends, so splitting
+   * columns over threads changes no bit. With `transB = false` the result is bit for bit
+   * that of `gemmTile`; with `transB = true` each value is a four-lane dot product (same
+   * float32 accuracy, different rounding).
+   */
+  skinnyTile(
+    eng: MatmulEngine,
+    out: Float32Array,
+    outOffset: number,
+    a: Float32Array,
+    aOffset: number,
+    transA: boolean,
+    b: Float32Array,
+    bOffset: number,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    j0: number,
+    j1: number,
+  ): void;
   /** Claims and computes tiles of `job` until none is left; returns how many it computed. */
   runTasks(eng: MatmulEngine, job: MatmulJob): number;
 }
@@ -113,6 +176,17 @@ export function createMatmulF32Kernel(): MatmulF32Kernel {
   const BP = AP + MC * KC;
   const CB = BP + KC * NC;
   const SCRATCH = CB + TM * NC;
+  // The few-row path reuses the scratch: x (SM rows of up to SK floats), a B chunk (SB_SIZE
+  // floats), the output chunk (SM rows of up to SN_MAX columns).
+  const SM = 8;
+  const SK = 8192;
+  const SX = 0;
+  const SB = SX + SM * SK;
+  const SB_SIZE = KC * NC;
+  /** B rows per chunk with transB: about this many floats (L2-sized), whole rows. */
+  const ST_TARGET = 65536;
+  const SN_MAX = 2048;
+  const SO = SB + SB_SIZE;
 
   /**
    * The block kernel. A: `mPanels` panels at `ap`, panel `r` holding rows `4r..4r+3` as
@@ -181,7 +255,11 @@ export function createMatmulF32Kernel(): MatmulF32Kernel {
           env: { mem: memory },
         });
         const block = instance.exports.block as MatmulBlockFn;
-        return { mem: new Float32Array(memory.buffer, 0, SCRATCH), block, simd: true };
+        const skinny = {
+          gemvT: instance.exports.gemvT,
+          gemvN: instance.exports.gemvN,
+        } as MatmulSkinnyFns;
+        return { mem: new Float32Array(memory.buffer, 0, SCRATCH), block, simd: true, skinny };
       } catch {
         // No SIMD in this engine, or compiling WebAssembly is not allowed here (CSP).
       }
@@ -189,7 +267,7 @@ export function createMatmulF32Kernel(): MatmulF32Kernel {
     const mem = new Float32Array(SCRATCH);
     const block: MatmulBlockFn = (kc, mPanels, nPanels, ap, bp, c, ldc, first) =>
       jsBlock(mem, kc, mPanels, nPanels, ap, bp, c, ldc, first);
-    return { mem, block, simd: false };
+    return { mem, block, simd: false, skinny: null };
   }
 
   /** Packs rows `[row0, row0 + rows)`, k range `[pc, pc + kc)` of op(a) into A panels at `dst`. */
@@ -354,8 +432,99 @@ export function createMatmulF32Kernel(): MatmulF32Kernel {
     }
   }
 
+  /**
+   * `dst[at .. at + len) = src[from .. from + len)`: a loop for short runs, where making a
+   * subarray for `set` costs more than the copy.
+   */
+  function copy(dst: Float32Array, at: number, src: Float32Array, from: number, len: number): void {
+    if (len < 64) {
+      for (let q = 0; q < len; q++) dst[at + q] = src[from + q];
+    } else {
+      dst.set(src.subarray(from, from + len), at);
+    }
+  }
+
+  function skinnyTile(
+    eng: MatmulEngine,
+    out: Float32Array,
+    outOffset: number,
+    a: Float32Array,
+    aOffset: number,
+    transA: boolean,
+    b: Float32Array,
+    bOffset: number,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    j0: number,
+    j1: number,
+  ): void {
+    const fns = eng.skinny;
+    if (fns === null || m > SM || k > SK || k < 1) {
+      throw new Error(`skinnyTile needs SIMD kernels, m <= ${SM} and 1 <= k <= ${SK}`);
+    }
+    const mem = eng.mem;
+    // x as m rows of kp floats (kp = k rounded up to 8 for transB, zero-padded).
+    const kp = transB ? Math.ceil(k / 8) * 8 : k;
+    for (let i = 0; i < m; i++) {
+      const row = SX + i * kp;
+      if (transA) {
+        for (let p = 0; p < k; p++) mem[row + p] = a[aOffset + p * m + i];
+      } else {
+        copy(mem, row, a, aOffset + i * k, k);
+      }
+      for (let p = k; p < kp; p++) mem[row + p] = 0;
+    }
+    if (transB) {
+      // Chunks of whole rows of b (columns of the result), each row one dot product per row of x.
+      const rows = Math.max(4, Math.min(SN_MAX, Math.floor(ST_TARGET / kp / 4) * 4));
+      for (let c0 = j0; c0 < j1; c0 += rows) {
+        const cn = Math.min(rows, j1 - c0);
+        const quads = Math.ceil(cn / 4);
+        if (kp === k) {
+          copy(mem, SB, b, bOffset + c0 * k, cn * k);
+        } else {
+          for (let j = 0; j < cn; j++) {
+            const src = bOffset + (c0 + j) * k;
+            copy(mem, SB + j * kp, b, src, k);
+            for (let p = k; p < kp; p++) mem[SB + j * kp + p] = 0;
+          }
+        }
+        // Rows past cn in the last block of four: zeros rather than stale values.
+        if (cn < 4 * quads) mem.fill(0, SB + cn * kp, SB + 4 * quads * kp);
+        const ldo = 4 * quads;
+        fns.gemvT(kp, m, quads, SX, SB, SO, ldo);
+        for (let i = 0; i < m; i++) {
+          const o = outOffset + i * n + c0;
+          copy(out, o, mem, SO + i * ldo, cn);
+        }
+      }
+    } else {
+      // Column chunks of NC, k blocks of KC: the blocking of gemmTile, hence its bits.
+      for (let c0 = j0; c0 < j1; c0 += NC) {
+        const cn = Math.min(NC, j1 - c0);
+        const ldb = Math.ceil(cn / 16) * 16;
+        for (let pc = 0; pc < k; pc += KC) {
+          const kc = Math.min(KC, k - pc);
+          for (let p = 0; p < kc; p++) {
+            const src = bOffset + (pc + p) * n + c0;
+            copy(mem, SB + p * ldb, b, src, cn);
+            for (let j = cn; j < ldb; j++) mem[SB + p * ldb + j] = 0;
+          }
+          fns.gemvN(kc, m, ldb / 16, SX + pc, k, SB, ldb, SO, ldb, pc === 0 ? 1 : 0);
+        }
+        for (let i = 0; i < m; i++) {
+          copy(out, outOffset + i * n + c0, mem, SO + i * ldb, cn);
+        }
+      }
+    }
+  }
+
   function runTasks(eng: MatmulEngine, job: MatmulJob): number {
     const { sync, tasks, m, n, k, tileM, tileN, tilesN } = job;
+    // A thread without the SIMD kernels takes no skinny tile: the others do them, bit-exact.
+    if (job.skinny && eng.skinny === null) return 0;
     const perBatch = job.tilesM * tilesN;
     let done = 0;
     for (let t = Atomics.add(sync, 0, 1); t < tasks; t = Atomics.add(sync, 0, 1)) {
@@ -365,7 +534,8 @@ export function createMatmulF32Kernel(): MatmulF32Kernel {
         const tj = t - batch * perBatch - ti * tilesN;
         const i0 = ti * tileM;
         const j0 = tj * tileN;
-        gemmTile(
+        const tile = job.skinny ? skinnyTileTask : gemmTile;
+        tile(
           eng,
           job.out,
           job.outOffset + batch * m * n,
@@ -393,5 +563,37 @@ export function createMatmulF32Kernel(): MatmulF32Kernel {
     return done;
   }
 
-  return { MR, NR, maxTileRows: TM, createEngine, gemmTile, runTasks };
+  /** `skinnyTile` with `gemmTile`'s arguments (the row range is always all rows). */
+  function skinnyTileTask(
+    eng: MatmulEngine,
+    out: Float32Array,
+    outOffset: number,
+    a: Float32Array,
+    aOffset: number,
+    transA: boolean,
+    b: Float32Array,
+    bOffset: number,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    _i0: number,
+    _i1: number,
+    j0: number,
+    j1: number,
+  ): void {
+    skinnyTile(eng, out, outOffset, a, aOffset, transA, b, bOffset, transB, m, n, k, j0, j1);
+  }
+
+  return {
+    MR,
+    NR,
+    maxTileRows: TM,
+    skinnyMaxM: SM,
+    skinnyMaxK: SK,
+    createEngine,
+    gemmTile,
+    skinnyTile,
+    runTasks,
+  };
 }

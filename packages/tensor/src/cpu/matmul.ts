@@ -4,10 +4,15 @@
  * float32 runs the packed, blocked kernel of `matmul-kernel.ts` (a WebAssembly SIMD 4x8
  * micro-kernel where available) and splits large problems into output tiles shared by the
  * worker threads of the CPU pool (`pool.ts`); tiny problems take a direct loop, where packing would cost more than it
- * saves. float64 runs a plain cache-blocked kernel (`matmul-f64.ts`).
+ * saves. Few rows (m <= 8: decoding one token per sequence, `x @ W^T` in `Linear`) take the
+ * skinny SIMD kernels instead (`MatmulF32Kernel.skinnyTile`), which stream B as it lies
+ * rather than packing it on every call (packing was ~80% of a decoding step); they split
+ * columns over threads when the workers can read B without a full copy. float64 runs a
+ * plain cache-blocked kernel (`matmul-f64.ts`).
  *
  * Accuracy: float32 products are summed in float32 within blocks of 256 terms (SIMD) or in
- * float64 (JS kernel), and the blocks' sums are added in float32. Against a float64
+ * float64 (JS kernel), and the blocks' sums are added in float32; the skinny path with a
+ * transposed B sums each dot product in four float32 lanes, added at the end. Against a float64
  * reference the norm-wise relative error is ~3e-7 on uniform [-1, 1) inputs, for k = 4096
  * as for k = 16384; the tests hold it to 1e-5.
  */
@@ -33,6 +38,35 @@ const MIN_TILE_COLS = 64;
  * (64 x 512 tiles run ~15% slower than 512 x 512 ones, from repacking B).
  */
 const TILES_PER_THREAD = 3;
+/**
+ * The skinny path splits over threads from this many multiply-adds per call, in column
+ * tiles of at least SKINNY_MIN_TILE_COLS.
+ */
+const SKINNY_PARALLEL_MIN_MACS = 1 << 22;
+const SKINNY_MIN_TILE_COLS = 256;
+/** Multiply-adds per B value from which copying an unshared B for the workers pays. */
+const SKINNY_STAGE_MIN_REUSE = 32;
+
+/**
+ * Below this many elements of B per batch entry the skinny path's fixed costs (copies and
+ * calls per entry) exceed packing B, which is then cheap: 4096 x (4 x 16 x 16) runs ~1.6x
+ * faster packed, 512 x (8 x 64 x 64) ~2x faster skinny.
+ */
+const SKINNY_MIN_B = 4096;
+
+/** When few-row calls take the skinny path; see {@link setSkinnyMatmul}. */
+export type SkinnyMode = 'auto' | 'off' | 'always';
+
+let skinnyMode: SkinnyMode = 'auto';
+
+/**
+ * @internal Chooses when calls with few rows take the skinny path: `'auto'` (the default)
+ * when B has at least SKINNY_MIN_B elements, `'always'` whatever its size (tests of small
+ * shapes), `'off'` never (benchmarks comparing it with the packed path).
+ */
+export function setSkinnyMatmul(mode: SkinnyMode): void {
+  skinnyMode = mode;
+}
 
 const kernel = createMatmulF32Kernel();
 let wasm: Uint8Array | undefined;
@@ -177,6 +211,11 @@ export function matmulF32(
     return;
   }
   const eng = mainEngine();
+  const skinny = skinnyMode === 'always' || (skinnyMode === 'auto' && n * k >= SKINNY_MIN_B);
+  if (skinny && eng.skinny !== null && m <= kernel.skinnyMaxM && k <= kernel.skinnyMaxK) {
+    matmulF32Skinny(eng, out, outOffset, a, aOffsets, transA, b, bOffsets, transB, m, n, k);
+    return;
+  }
   if (batch * m * n * k >= PARALLEL_MIN_MACS && poolUsable()) {
     const ok = matmulF32Parallel(
       eng,
@@ -247,12 +286,80 @@ export function matmulF64(
   }
 }
 
+/** The few-row path (`kernel.skinnyTile`) for every batch entry, on the pool when large. */
+function matmulF32Skinny(
+  eng: MatmulEngine,
+  out: Float32Array,
+  outOffset: number,
+  a: Float32Array,
+  aOffsets: ArrayLike<number>,
+  transA: boolean,
+  b: Float32Array,
+  bOffsets: ArrayLike<number>,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+): void {
+  const batch = aOffsets.length;
+  const macs = batch * m * n * k;
+  // Workers read B in shared memory only. Staging it there costs a full copy on this thread,
+  // about what one thread spends streaming it through the kernel, so it pays only when each
+  // staged value serves many multiply-adds (a B broadcast over a batch).
+  const [bLo, bHi] = offsetRange(bOffsets, k * n);
+  const reuse = macs / (bHi - bLo);
+  if (
+    macs >= SKINNY_PARALLEL_MIN_MACS &&
+    (isShared(b) || reuse >= SKINNY_STAGE_MIN_REUSE) &&
+    poolUsable()
+  ) {
+    const threads = cpuThreads();
+    const perMatrix = Math.ceil((TILES_PER_THREAD * threads) / batch);
+    const tileN = Math.max(SKINNY_MIN_TILE_COLS, Math.ceil(n / perMatrix / 16) * 16);
+    const tilesN = Math.ceil(n / tileN);
+    const tiling = { tileM: m, tilesM: 1, tileN, tilesN, skinny: true };
+    if (
+      batch * tilesN >= 2 &&
+      matmulF32Parallel(
+        eng,
+        out,
+        outOffset,
+        a,
+        aOffsets,
+        transA,
+        b,
+        bOffsets,
+        transB,
+        m,
+        n,
+        k,
+        tiling,
+      )
+    ) {
+      return;
+    }
+  }
+  for (let i = 0; i < batch; i++) {
+    const o = outOffset + i * m * n;
+    kernel.skinnyTile(eng, out, o, a, aOffsets[i], transA, b, bOffsets[i], transB, m, n, k, 0, n);
+  }
+}
+
+/** How a parallel job cuts the output (see `MatmulJob`). */
+interface Tiling {
+  readonly tileM: number;
+  readonly tilesM: number;
+  readonly tileN: number;
+  readonly tilesN: number;
+  readonly skinny: boolean;
+}
+
 /**
  * `out[batch] = op(a[batch]) @ op(b[batch])` on the CPU pool, with `matmulF32`'s contract and
- * `k >= 1`, cut into output tiles. Returns false, having written nothing, when workers are
- * unavailable or the problem is too small to split; the caller then runs it on its own
- * thread. May also return false after a worker failed, in which case `out` may hold partial
- * results that the caller overwrites.
+ * `k >= 1`, cut into output tiles (near-square ones, or `tiling` when given). Returns false,
+ * having written nothing, when workers are unavailable or the problem is too small to
+ * split; the caller then runs it on its own thread. May also return false after a worker
+ * failed, in which case `out` may hold partial results that the caller overwrites.
  */
 function matmulF32Parallel(
   eng: MatmulEngine,
@@ -267,20 +374,10 @@ function matmulF32Parallel(
   m: number,
   n: number,
   k: number,
+  tiling: Tiling = squareTiling(aOffsets.length, m, n),
 ): boolean {
-  const threads = cpuThreads();
   const batch = aOffsets.length;
-  // Near-square tiles: each tile packs its own rows of A and columns of B, so packing
-  // grows with rows + columns per tile while work grows with their product.
-  const perMatrix = Math.ceil((TILES_PER_THREAD * threads) / batch);
-  const clamp = (v: number, hi: number) => Math.max(1, Math.min(v, hi));
-  const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
-  let tilesM = clamp(Math.round(Math.sqrt((perMatrix * m) / n)), Math.floor(m / MIN_TILE_ROWS));
-  const tileM = Math.min(kernel.maxTileRows, roundUp(Math.ceil(m / tilesM), kernel.MR));
-  tilesM = Math.ceil(m / tileM);
-  let tilesN = clamp(Math.ceil(perMatrix / tilesM), Math.floor(n / MIN_TILE_COLS));
-  const tileN = roundUp(Math.ceil(n / tilesN), kernel.NR);
-  tilesN = Math.ceil(n / tileN);
+  const { tileM, tilesM, tileN, tilesN, skinny } = tiling;
   const tasks = batch * tilesM * tilesN;
   if (tasks < 2) return false;
 
@@ -326,10 +423,28 @@ function matmulF32Parallel(
     tilesM,
     tilesN,
     tasks,
+    skinny,
   };
   if (!runParallel('matmul', wasmBytes(), job, () => kernel.runTasks(eng, job))) return false;
   if (outStaged) out.set(area.subarray(outAt, outAt + outSize), outOffset);
   return true;
+}
+
+/**
+ * Near-square output tiles: each tile packs its own rows of A and columns of B, so packing
+ * grows with rows + columns per tile while work grows with their product.
+ */
+function squareTiling(batch: number, m: number, n: number): Tiling {
+  const perMatrix = Math.ceil((TILES_PER_THREAD * cpuThreads()) / batch);
+  const clamp = (v: number, hi: number) => Math.max(1, Math.min(v, hi));
+  const roundUp = (v: number, to: number) => Math.ceil(v / to) * to;
+  let tilesM = clamp(Math.round(Math.sqrt((perMatrix * m) / n)), Math.floor(m / MIN_TILE_ROWS));
+  const tileM = Math.min(kernel.maxTileRows, roundUp(Math.ceil(m / tilesM), kernel.MR));
+  tilesM = Math.ceil(m / tileM);
+  let tilesN = clamp(Math.ceil(perMatrix / tilesM), Math.floor(n / MIN_TILE_COLS));
+  const tileN = roundUp(Math.ceil(n / tilesN), kernel.NR);
+  tilesN = Math.ceil(n / tileN);
+  return { tileM, tilesM, tileN, tilesN, skinny: false };
 }
 
 function offsetRange(offsets: ArrayLike<number>, blockSize: number): [number, number] {
