@@ -142,9 +142,11 @@ class Reader {
     return v;
   }
 
-  tokenId(key: string): number | undefined {
+  /** A token id; `fallback` when the key is absent, undefined when it is null. */
+  tokenId(key: string, fallback?: number): number | undefined {
     const v = this.obj[key];
-    if (v === undefined || v === null) return undefined;
+    if (v === undefined) return fallback;
+    if (v === null) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
       this.fail(key, `must be a non-negative integer token id, got ${show(v)}`);
     }
@@ -238,9 +240,10 @@ function parseHf(r: Reader): Omit<MambaConfig, 'padVocabSizeMultiple' | 'vocabSi
     dtInitFloor: r.posNum('time_step_floor', 1e-4),
     dtScale: r.posNum('time_step_scale', 1),
     dtInit: r.dtInit('time_step_init_scheme'),
-    bosTokenId: r.tokenId('bos_token_id'),
-    eosTokenId: r.tokenId('eos_token_id'),
-    padTokenId: r.tokenId('pad_token_id'),
+    // Hugging Face's MambaConfig defaults all three to 0 (GPT-NeoX's <|endoftext|>).
+    bosTokenId: r.tokenId('bos_token_id', 0),
+    eosTokenId: r.tokenId('eos_token_id', 0),
+    padTokenId: r.tokenId('pad_token_id', 0),
   };
 }
 
@@ -308,16 +311,46 @@ function parseStateSpaces(r: Reader): ReturnType<typeof parseHf> {
   };
 }
 
-function finish(source: string, c: MambaConfig): MambaConfig {
+/** The keys cross-field checks name in messages: the file's keys, or the option names. */
+type CheckedKey = 'dtMin' | 'dtMax' | 'bosTokenId' | 'eosTokenId' | 'padTokenId';
+
+const HF_KEYS: Record<CheckedKey, string> = {
+  dtMin: 'time_step_min',
+  dtMax: 'time_step_max',
+  bosTokenId: 'bos_token_id',
+  eosTokenId: 'eos_token_id',
+  padTokenId: 'pad_token_id',
+};
+
+const STATE_SPACES_KEYS: Record<CheckedKey, string> = {
+  ...HF_KEYS,
+  dtMin: 'ssm_cfg.dt_min',
+  dtMax: 'ssm_cfg.dt_max',
+};
+
+const OPTION_KEYS: Record<CheckedKey, string> = {
+  dtMin: 'dtMin',
+  dtMax: 'dtMax',
+  bosTokenId: 'bosTokenId',
+  eosTokenId: 'eosTokenId',
+  padTokenId: 'padTokenId',
+};
+
+/** Checks that involve two fields, then freezes the configuration. */
+function finish(source: string, c: MambaConfig, keys: Record<CheckedKey, string>): MambaConfig {
   if (c.dtMin > c.dtMax) {
-    throw new MambaConfigError(source, 'dtMin', `(${c.dtMin}) must not exceed dtMax (${c.dtMax})`);
+    throw new MambaConfigError(
+      source,
+      keys.dtMin,
+      `(${c.dtMin}) must not exceed "${keys.dtMax}" (${c.dtMax})`,
+    );
   }
   for (const key of ['bosTokenId', 'eosTokenId', 'padTokenId'] as const) {
     const id = c[key];
     if (id !== undefined && id >= c.vocabSize) {
       throw new MambaConfigError(
         source,
-        key,
+        keys[key],
         `(${id}) must be below the vocabulary size ${c.vocabSize}`,
       );
     }
@@ -356,11 +389,15 @@ export function parseMambaConfig(json: unknown, source = 'config.json'): MambaCo
   const r = new Reader(source, json);
   const p = layout === 'hf' ? parseHf(r) : parseStateSpaces(r);
   const { vocab, padMultiple, pad, ...rest } = p;
-  return finish(source, {
-    ...rest,
-    vocabSize: pad ? padTo(vocab, padMultiple) : vocab,
-    padVocabSizeMultiple: padMultiple,
-  });
+  return finish(
+    source,
+    {
+      ...rest,
+      vocabSize: pad ? padTo(vocab, padMultiple) : vocab,
+      padVocabSizeMultiple: padMultiple,
+    },
+    layout === 'hf' ? HF_KEYS : STATE_SPACES_KEYS,
+  );
 }
 
 /**
@@ -426,12 +463,13 @@ export function mambaConfig(
       `must be "random" or "constant", got ${show(c.dtInit)}`,
     );
   }
-  return finish(source, { ...c, vocabSize: padTo(c.vocabSize, padMultiple) });
+  return finish(source, { ...c, vocabSize: padTo(c.vocabSize, padMultiple) }, OPTION_KEYS);
 }
 
 /**
  * Writes a configuration as a Hugging Face `MambaConfig` `config.json` object (what
- * `MambaForCausalLM.from_pretrained` reads). `vocab_size` is the padded size.
+ * `MambaForCausalLM.from_pretrained` reads). `vocab_size` is the padded size; a token id the
+ * configuration lacks is written as null.
  */
 export function toHfConfigJson(config: MambaConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -459,8 +497,9 @@ export function toHfConfigJson(config: MambaConfig): Record<string, unknown> {
     rms_norm: true,
     tie_word_embeddings: config.tieEmbeddings,
   };
-  if (config.bosTokenId !== undefined) out.bos_token_id = config.bosTokenId;
-  if (config.eosTokenId !== undefined) out.eos_token_id = config.eosTokenId;
-  if (config.padTokenId !== undefined) out.pad_token_id = config.padTokenId;
+  // null, not absent: an absent key means 0 to Hugging Face's MambaConfig.
+  out.bos_token_id = config.bosTokenId ?? null;
+  out.eos_token_id = config.eosTokenId ?? null;
+  out.pad_token_id = config.padTokenId ?? null;
   return out;
 }

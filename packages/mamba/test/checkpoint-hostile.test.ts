@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { readSafetensorsFile, writeSafetensorsFile } from '@statetune/tensor/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,16 +16,15 @@ import { MambaConfigError } from '../src/config.js';
 import {
   buildZip,
   concat,
+  NORM_F,
   op,
   stateDictPickle,
   torchArchive,
 } from './fixtures-hostile/builders.js';
+import { fixturesDir } from './helpers.js';
 
-const FIXTURES =
-  process.env.STATETUNE_FIXTURES ??
-  resolve(dirname(fileURLToPath(import.meta.url)), '../../../fixtures');
-const HF = join(FIXTURES, 'mamba-tiny');
-const BIN = join(FIXTURES, 'mamba-tiny-bin');
+const HF = join(fixturesDir(), 'mamba-tiny');
+const BIN = join(fixturesDir(), 'mamba-tiny-bin');
 
 let tmp: string;
 let hfConfig: Uint8Array;
@@ -63,6 +61,15 @@ async function failure(promise: Promise<unknown>): Promise<CheckpointError> {
     return error as CheckpointError;
   }
   throw new Error('expected the checkpoint to be refused');
+}
+
+/** The message a `pytorch_model.bin` (with the state-spaces fixture config) is refused with. */
+async function binFailure(bin: Uint8Array, name = '<memory>'): Promise<string> {
+  return (
+    await failure(
+      openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': bin }, name),
+    )
+  ).message;
 }
 
 describe('malformed files', () => {
@@ -114,82 +121,72 @@ describe('malformed files', () => {
     expect(notZip.message).toMatch(/pytorch_model.bin: not a zip archive .*legacy/);
     // The legacy (pre-1.6) format is a bare pickle stream.
     const legacy = concat([op.proto(2), new Uint8Array(64)]);
-    expect(
-      (
-        await failure(
-          openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': legacy }),
-        )
-      ).message,
-    ).toContain('not a zip archive');
+    expect(await binFailure(legacy)).toContain('not a zip archive');
     // A central directory pointing past the end of the file.
     const liar = new Uint8Array(binWeights);
     const view = new DataView(liar.buffer);
     view.setUint32(liar.length - 22 + 16, liar.length + 1000, true);
-    expect(
-      (
-        await failure(
-          openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': liar }),
-        )
-      ).message,
-    ).toMatch(/pytorch_model.bin: file is truncated or corrupt: the zip central directory/);
+    expect(await binFailure(liar)).toMatch(
+      /pytorch_model.bin: file is truncated or corrupt: the zip central directory/,
+    );
   });
 
   it('refuses archives with missing entries or short storages', async () => {
-    const spec = {
-      name: 'backbone.norm_f.weight',
-      storage: '0',
-      storageType: 'FloatStorage',
-      storageNumel: 32,
-      offset: 0,
-      shape: [32],
-      stride: [1],
-    };
+    const spec = NORM_F;
     const noStorage = torchArchive(stateDictPickle([spec]), {});
-    expect(
-      (
-        await failure(
-          openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': noStorage }),
-        )
-      ).message,
-    ).toContain(
+    expect(await binFailure(noStorage)).toContain(
       'tensor "backbone.norm_f.weight" points to storage "0", but the archive has no entry archive/data/0',
     );
     const short = torchArchive(stateDictPickle([spec]), { '0': new Uint8Array(100) });
-    expect(
-      (
-        await failure(
-          openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': short }),
-        )
-      ).message,
-    ).toContain('holds 100 bytes, but its 32 F32 elements need 128');
+    expect(await binFailure(short)).toContain('holds 100 bytes, but its 32 F32 elements need 128');
     const outside = torchArchive(stateDictPickle([{ ...spec, offset: 1 }]), {
       '0': new Uint8Array(128),
     });
-    expect(
-      (
-        await failure(
-          openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': outside }),
-        )
-      ).message,
-    ).toContain('outside its storage of 32 elements');
+    expect(await binFailure(outside)).toContain('outside its storage of 32 elements');
     const noPickle = buildZip([{ name: 'archive/version', data: new Uint8Array([51]) }]);
-    expect(
-      (
-        await failure(
-          openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': noPickle }),
-        )
-      ).message,
-    ).toContain('no data.pkl entry');
+    expect(await binFailure(noPickle)).toContain('no data.pkl entry');
     const ints = torchArchive(stateDictPickle([{ ...spec, storageType: 'LongStorage' }]), {
       '0': new Uint8Array(256),
     });
-    expect(
-      (
-        await failure(
-          openCheckpointFromFiles({ 'config.json': ssmConfig, 'pytorch_model.bin': ints }),
-        )
-      ).message,
-    ).toContain('is stored as torch.LongStorage');
+    expect(await binFailure(ints)).toContain('is stored as torch.LongStorage');
+  });
+
+  it('refuses views with more elements than their storage before reading anything', async () => {
+    // An expanded tensor: a million elements over one stored float.
+    const expanded = torchArchive(
+      stateDictPickle([{ ...NORM_F, storageNumel: 1, shape: [1 << 20], stride: [0] }]),
+      { '0': new Uint8Array(4) },
+    );
+    expect(await binFailure(expanded)).toContain(
+      'tensor "backbone.norm_f.weight" (shape [1048576], stride [0]) has 1048576 elements, more than its storage of 1; views that repeat elements are not supported',
+    );
+  });
+
+  it('refuses a data.pkl larger than any state dict needs, before inflating it', async () => {
+    const bomb = torchArchive(
+      stateDictPickle([NORM_F]),
+      { '0': new Uint8Array(128) },
+      { deflate: true },
+    );
+    // data.pkl is the first entry: claim 65 MiB for it in the central directory, as a
+    // deflated pickle of 65 MiB (a few tens of KiB on disk) would.
+    const view = new DataView(bomb.buffer, bomb.byteOffset, bomb.byteLength);
+    const dirAt = view.getUint32(bomb.length - 22 + 16, true);
+    view.setUint32(dirAt + 24, 65 * 2 ** 20, true);
+    expect(await binFailure(bomb)).toContain(
+      'archive/data.pkl is 68157440 bytes; a state dict pickle only describes tensors (their data is in other entries) and is refused above 67108864 bytes',
+    );
+  });
+
+  it('refuses a zip archive with two entries of the same name', async () => {
+    const twice = buildZip([
+      { name: 'archive/data.pkl', data: stateDictPickle([NORM_F]) },
+      { name: 'archive/data/0', data: new Uint8Array(128) },
+      { name: 'archive/data/0', data: new Uint8Array(128).fill(1) },
+    ]);
+    expect(await binFailure(twice)).toContain(
+      'zip archive holds two entries named "archive/data/0"',
+    );
   });
 
   it('refuses a directory without weights or config, and a broken config', async () => {
@@ -379,17 +376,7 @@ describe('hostile pickles', () => {
     expect(await refused(stackGlobal)).toContain('opcode STACK_GLOBAL');
     expect(await refused(stackGlobal)).toContain('global "os.system" is not allowed');
     // A state dict whose second value is a __reduce__ of subprocess.Popen.
-    const good = stateDictPickle([
-      {
-        name: 'a',
-        storage: '0',
-        storageType: 'FloatStorage',
-        storageNumel: 32,
-        offset: 0,
-        shape: [32],
-        stride: [1],
-      },
-    ]);
+    const good = stateDictPickle([{ ...NORM_F, name: 'a' }]);
     const evil = concat([
       good.subarray(0, good.length - 2), // drop SETITEMS and STOP
       op.str('b'),
@@ -448,16 +435,25 @@ describe('hostile pickles', () => {
     );
   });
 
+  it('refuses long and odd MARK runs with a checkpoint error, not a crash', async () => {
+    const many = new Uint8Array(300_000).fill(0x4e); // NONE
+    const appends = concat([
+      op.proto(2),
+      Uint8Array.of(0x5d),
+      op.mark(),
+      many,
+      Uint8Array.of(0x65),
+      op.stop(),
+    ]);
+    expect(await refused(appends)).toContain(
+      'the pickle holds a tuple or list, expected a state dict',
+    );
+    const oddDict = concat([op.proto(2), op.mark(), op.str('a'), Uint8Array.of(0x64), op.stop()]);
+    expect(await refused(oddDict)).toContain('opcode DICT at byte 9: odd number of items');
+  });
+
   it('refuses BUILD with odd state, odd persistent ids and non-tensor values', async () => {
-    const spec = {
-      name: 'a',
-      storage: '0',
-      storageType: 'FloatStorage',
-      storageNumel: 32,
-      offset: 0,
-      shape: [32],
-      stride: [1],
-    };
+    const spec = { ...NORM_F, name: 'a' };
     const good = stateDictPickle([spec]);
     // BUILD on the dict with a non-dict state, and with an attribute other than _metadata.
     const withState = (state: Uint8Array) =>
@@ -502,15 +498,7 @@ describe('hostile pickles', () => {
   });
 
   it('accepts the _metadata attribute torch attaches to a state dict', async () => {
-    const spec = {
-      name: 'backbone.norm_f.weight',
-      storage: '0',
-      storageType: 'FloatStorage',
-      storageNumel: 32,
-      offset: 0,
-      shape: [32],
-      stride: [1],
-    };
+    const spec = NORM_F;
     const good = stateDictPickle([spec], true);
     const metadata = concat([
       op.emptyDict(),
@@ -553,6 +541,12 @@ describe('hostile zip entries', () => {
     const reader = await ZipReader.open(bytesSource(zip, 'bomb.bin'));
     await expect(reader.read(reader.entry('a/data/0'))).rejects.toThrow(
       'bomb.bin: zip entry "a/data/0" inflates to more than 16 bytes, but the directory says 16',
+    );
+    // A size no deflate stream of that many compressed bytes can reach: refused unread.
+    view.setUint32(dirAt + 24, 0xfffffff0, true);
+    const liar = await ZipReader.open(bytesSource(zip, 'bomb.bin'));
+    await expect(liar.read(liar.entry('a/data/0'))).rejects.toThrow(
+      /bomb.bin: zip entry "a\/data\/0" claims 4294967280 bytes from \d+ compressed bytes, more than deflate can produce/,
     );
     const honest = await ZipReader.open(
       bytesSource(buildZip([{ name: 'x', data: new Uint8Array(1000).fill(3), deflate: true }])),

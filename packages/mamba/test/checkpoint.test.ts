@@ -1,7 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { SafetensorsDType } from '@statetune/tensor';
 import { readSafetensorsFile, writeSafetensorsFile } from '@statetune/tensor/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,13 +20,11 @@ import {
   type TorchTensorSpec,
   torchArchive,
 } from './fixtures-hostile/builders.js';
+import { fixturesDir } from './helpers.js';
 
-const FIXTURES =
-  process.env.STATETUNE_FIXTURES ??
-  resolve(dirname(fileURLToPath(import.meta.url)), '../../../fixtures');
-const HF = join(FIXTURES, 'mamba-tiny');
-const SSM = join(FIXTURES, 'mamba-tiny-ssm');
-const BIN = join(FIXTURES, 'mamba-tiny-bin');
+const HF = join(fixturesDir(), 'mamba-tiny');
+const SSM = join(fixturesDir(), 'mamba-tiny-ssm');
+const BIN = join(fixturesDir(), 'mamba-tiny-bin');
 
 /** The reference weights: the Hugging Face fixture read by the tensor core's own reader. */
 let reference: Map<string, { shape: number[]; values: Float32Array }>;

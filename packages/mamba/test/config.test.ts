@@ -207,9 +207,20 @@ describe('parseMambaConfig', () => {
     expect(parseMambaConfig(noLayers).nLayer).toBe(32); // the Hugging Face default
     const { n_layer: _m, ...ssmNoLayers } = MAMBA_130M_SSM;
     expect(errorOf(() => parseMambaConfig(ssmNoLayers)).message).toContain('"n_layer" is required');
-    expect(
-      errorOf(() => parseMambaConfig({ ...MAMBA_130M_HF, eos_token_id: 60000 })).message,
-    ).toContain('eosTokenId');
+    // Checks across keys name the file's keys.
+    expect(errorOf(() => parseMambaConfig({ ...MAMBA_130M_HF, eos_token_id: 60000 })).message).toBe(
+      'config.json: "eos_token_id" (60000) must be below the vocabulary size 50280',
+    );
+    expect(errorOf(() => parseMambaConfig({ ...MAMBA_130M_HF, time_step_min: 0.5 })).message).toBe(
+      'config.json: "time_step_min" (0.5) must not exceed "time_step_max" (0.1)',
+    );
+    const ssmDt = { ...MAMBA_130M_SSM, ssm_cfg: { dt_min: 0.5 } };
+    expect(errorOf(() => parseMambaConfig(ssmDt)).message).toBe(
+      'config.json: "ssm_cfg.dt_min" (0.5) must not exceed "ssm_cfg.dt_max" (0.1)',
+    );
+    expect(() => mambaConfig({ dModel: 8, nLayer: 1, vocabSize: 9, eosTokenId: 9 })).toThrow(
+      'mambaConfig: "eosTokenId" (9) must be below the vocabulary size 9',
+    );
     expect(
       errorOf(() => parseMambaConfig({ ...MAMBA_130M_HF, layer_norm_epsilon: -1 })).message,
     ).toContain('"layer_norm_epsilon" must be a positive finite number, got -1');
@@ -258,6 +269,16 @@ describe('mambaConfig and toHfConfigJson', () => {
       /"dModel" must be a positive integer/,
     );
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('defaults the token ids of the Hugging Face layout to 0 as its MambaConfig does; null means none', () => {
+    const { bos_token_id, eos_token_id, pad_token_id, ...bare } = MAMBA_130M_HF;
+    expect(parseMambaConfig(bare)).toMatchObject({ bosTokenId: 0, eosTokenId: 0, padTokenId: 0 });
+    const none = parseMambaConfig({ ...bare, eos_token_id: null });
+    expect(none.eosTokenId).toBeUndefined();
+    expect(none.padTokenId).toBe(0);
+    // The state-spaces layout names no token ids.
+    expect(parseMambaConfig(MAMBA_130M_SSM).eosTokenId).toBeUndefined();
   });
 
   it('round-trips through the Hugging Face config.json layout', () => {

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { generate } from '../src/index.js';
 import { openCheckpoint } from '../src/node.js';
 import {
+  expectForward,
   fixturesDir,
+  GRAD_TOL,
   loadCase,
   relErr,
   rows,
@@ -13,9 +15,6 @@ import {
   tinyModel,
   values,
 } from './helpers.js';
-
-const FORWARD_TOL = 1e-5;
-const GRAD_TOL = 1e-4;
 
 // The case whose method is base, found in the manifest.
 const baseName = Object.keys(tinyManifest().methods).find((m) => m === 'base');
@@ -32,12 +31,7 @@ describe.each(TINY_FORMS)('the base case of mamba-tiny loaded from %s', (form) =
       inputIds: c.get('input_ids') as Tensor,
       labels: c.get('labels') as Tensor,
     });
-    expect(relErr(values(logits), values(c.get('expected.logits') as Tensor))).toBeLessThan(
-      FORWARD_TOL,
-    );
-    expect(
-      relErr([loss?.item() ?? Number.NaN], values(c.get('expected.loss') as Tensor)),
-    ).toBeLessThan(FORWARD_TOL);
+    expectForward(c, logits, loss);
     loss?.backward();
     const params = model.namedParameters();
     // The embedding and norm_f, and ten tensors per layer; the tied head is listed once.

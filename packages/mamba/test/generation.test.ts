@@ -23,13 +23,18 @@ function sumLogprobs(m: MambaForCausalLM, prompt: number[], tokens: number[]): n
   return sum;
 }
 
-/** Every sequence beam search can return: ended by eos within maxNew, or maxNew long. */
-function allSequences(vocab: number, eos: number, maxNew: number): number[][] {
+/**
+ * Every sequence beam search can return: ended by an end token within maxNew, or maxNew
+ * long; no end token among the first minNew tokens.
+ */
+function allSequences(vocab: number, eos: number | number[], maxNew: number, minNew = 0) {
+  const ends = new Set(typeof eos === 'number' ? [eos] : eos);
   const out: number[][] = [];
   const grow = (prefix: number[]) => {
     for (let t = 0; t < vocab; t++) {
+      if (ends.has(t) && prefix.length < minNew) continue;
       const s = [...prefix, t];
-      if (t === eos || s.length === maxNew) out.push(s);
+      if (ends.has(t) || s.length === maxNew) out.push(s);
       else grow(s);
     }
   };
@@ -71,6 +76,47 @@ describe('beam search', () => {
     });
   }
 
+  it('keeps (1 + end tokens) * numBeams candidates, so several end tokens never starve the beams', async () => {
+    const m = tinyModel(vocab);
+    const prompts = [[1, 2, 2, 1], [2, 1], [1]];
+    const ends = [0, 1];
+    const out = await generate(m, prompts, {
+      maxNewTokens: maxNew,
+      numBeams,
+      numReturnSequences: 4,
+      eosTokenId: ends,
+    });
+    prompts.forEach((prompt, p) => {
+      const ranked = allSequences(vocab, ends, maxNew)
+        .map((s) => ({ s, score: sumLogprobs(m, prompt, s) / s.length }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 4);
+      expect(out.sequences.slice(p * 4, p * 4 + 4)).toEqual(ranked.map((r) => r.s));
+    });
+  });
+
+  it('minNewTokens removes early end tokens without renormalising the log-probabilities', async () => {
+    // Hugging Face applies the logits processors to the log-softmax in beam search, so a
+    // hypothesis scores the model's own log-probabilities.
+    const m = tinyModel(vocab);
+    const prompt = [2, 1, 1];
+    const out = await generate(m, [prompt], {
+      maxNewTokens: maxNew,
+      minNewTokens: 2,
+      numBeams,
+      numReturnSequences: 4,
+      eosTokenId: eos,
+    });
+    const ranked = allSequences(vocab, eos, maxNew, 2)
+      .map((s) => ({ s, score: sumLogprobs(m, prompt, s) / s.length }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 4);
+    expect(out.sequences).toEqual(ranked.map((r) => r.s));
+    out.scores.forEach((score, k) => {
+      expect(score).toBeCloseTo(ranked[k].score, 5);
+    });
+  });
+
   it('a batch of prompts of different lengths equals each prompt alone', async () => {
     const m = tinyModel(11);
     const prompts = [[1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 1], [2, 2]];
@@ -107,6 +153,121 @@ describe('beam search', () => {
       );
     });
   });
+});
+
+/**
+ * Beam search for one prompt written out as Hugging Face transformers 4.40 runs it
+ * (`_beam_search` with `BeamSearchScorer`), on logits from the parallel forward of every
+ * beam's whole sequence: the stored hypothesis leaves out its end token and is normalised by
+ * the generated length counting that token; `finalize` appends the end token again.
+ */
+function referenceBeamSearch(
+  m: MambaForCausalLM,
+  prompt: number[],
+  o: {
+    numBeams: number;
+    maxNew: number;
+    eos: number;
+    lengthPenalty: number;
+    early: boolean | 'never';
+  },
+): { tokens: number[]; score: number }[] {
+  const v = m.config.vocabSize;
+  const nb = o.numBeams;
+  const hyps: { score: number; tokens: number[]; ended: boolean }[] = [];
+  let worst = 1e9;
+  const add = (tokens: number[], sum: number, len: number, ended: boolean) => {
+    const score = sum / len ** o.lengthPenalty;
+    if (hyps.length < nb || score > worst) {
+      hyps.push({ score, tokens, ended });
+      if (hyps.length > nb) {
+        const order = hyps.map((h, i) => [h.score, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        hyps.splice(order[0][1], 1);
+        worst = order[1][0];
+      } else {
+        worst = Math.min(score, worst);
+      }
+    }
+  };
+  let beams = Array.from({ length: nb }, (_, b) => ({
+    tokens: [] as number[],
+    score: b ? -1e9 : 0,
+  }));
+  let done = false;
+  for (let cur = 1; cur <= o.maxNew && !done; cur++) {
+    const all: { beam: number; token: number; score: number }[] = [];
+    beams.forEach((b, beam) => {
+      const ids = [...prompt, ...b.tokens];
+      const logits = noGrad(() => values(m.forward({ inputIds: [ids] }).logits));
+      const lp = logSoftmax(logits.slice((ids.length - 1) * v, ids.length * v));
+      lp.forEach((l, token) => {
+        all.push({ beam, token, score: b.score + l });
+      });
+    });
+    all.sort((a, b) => b.score - a.score || a.beam * v + a.token - (b.beam * v + b.token));
+    const top = all.slice(0, 2 * nb);
+    const next: typeof beams = [];
+    for (let rank = 0; rank < top.length && next.length < nb; rank++) {
+      const c = top[rank];
+      if (c.token === o.eos) {
+        if (rank < nb) add([...beams[c.beam].tokens], c.score, cur, true);
+      } else {
+        next.push({ tokens: [...beams[c.beam].tokens, c.token], score: c.score });
+      }
+    }
+    const length = o.early === 'never' ? o.maxNew : cur;
+    done =
+      hyps.length >= nb && (o.early === true || worst >= top[0].score / length ** o.lengthPenalty);
+    beams = next;
+  }
+  if (!done) for (const b of beams) add(b.tokens, b.score, b.tokens.length, false);
+  // Stable ascending sort popped from the end: on equal scores the later hypothesis first.
+  return hyps
+    .map((h, i) => ({ h, i }))
+    .sort((a, b) => a.h.score - b.h.score || a.i - b.i)
+    .reverse()
+    .map(({ h }) => ({ tokens: h.ended ? [...h.tokens, o.eos] : h.tokens, score: h.score }));
+}
+
+describe('beam search against Hugging Face, step by step', () => {
+  for (const [lengthPenalty, early] of [
+    [1, false],
+    [0.7, false],
+    [1, 'never'],
+    [0.5, true],
+  ] as const) {
+    it(`lengthPenalty ${lengthPenalty}, earlyStopping ${early}`, async () => {
+      // Model and prompts where dropping end tokens ranked below numBeams, and the length
+      // isDone divides by, change the result.
+      const m = tinyModel(9, 14);
+      const prompts = [[1, 2, 3], [4], [2, 1], [3, 3, 1, 2]];
+      // An end token the model likes, so hypotheses end early and some end tokens rank
+      // below numBeams (those are dropped).
+      const greedy = await generate(m, prompts, { maxNewTokens: 1, eosTokenId: null });
+      const eos = greedy.sequences[0][0];
+      const o = { numBeams: 3, maxNew: 6, eos, lengthPenalty, early };
+      const out = await generate(m, prompts, {
+        maxNewTokens: o.maxNew,
+        numBeams: o.numBeams,
+        numReturnSequences: o.numBeams,
+        eosTokenId: eos,
+        lengthPenalty,
+        earlyStopping: early,
+      });
+      let ended = 0;
+      prompts.forEach((prompt, p) => {
+        const expected = referenceBeamSearch(m, prompt, o);
+        const got = out.sequences.slice(p * o.numBeams, (p + 1) * o.numBeams);
+        expect(got).toEqual(expected.map((h) => h.tokens));
+        expected.forEach((h, k) => {
+          expect(out.scores[p * o.numBeams + k]).toBeCloseTo(h.score, 5);
+        });
+        ended += got.filter((s) => s.at(-1) === eos).length;
+      });
+      // The case exercises finished hypotheses.
+      expect(ended).toBeGreaterThan(0);
+    });
+  }
 });
 
 describe('BeamHypotheses (Hugging Face rules)', () => {
@@ -170,6 +331,25 @@ describe('greedy decoding', () => {
     ).toEqual([eos]);
     const held = await generate(m, [[1, 2]], { maxNewTokens: 4, eosTokenId: eos, minNewTokens: 2 });
     expect(held.sequences[0].slice(0, 2)).not.toContain(eos);
+    // The score stays the model's log-probability of the tokens (not renormalised without eos).
+    expect(held.scores[0]).toBeCloseTo(sumLogprobs(m, [1, 2], held.sequences[0]), 4);
+  });
+});
+
+describe('generate token options', () => {
+  it('refuses end and padding tokens outside the vocabulary, and a non-finite lengthPenalty', async () => {
+    const m = tinyModel(13);
+    const run = (o: object) => generate(m, [[1, 2]], { maxNewTokens: 2, ...o });
+    await expect(run({ eosTokenId: 13 })).rejects.toThrow(
+      'generate: eosTokenId must be a token id in [0, 13), got 13',
+    );
+    await expect(run({ eosTokenId: [0, -1] })).rejects.toThrow('eosTokenId must be a token id');
+    await expect(run({ numBeams: 2, padTokenId: 99 })).rejects.toThrow(
+      'padTokenId must be a token id in [0, 13), got 99',
+    );
+    await expect(run({ numBeams: 2, lengthPenalty: Number.NaN })).rejects.toThrow(
+      'lengthPenalty must be a finite number, got NaN',
+    );
   });
 });
 
@@ -243,6 +423,21 @@ describe('logit warpers', () => {
     expect(Array.from(p2).map(Number.isFinite)).toEqual([false, true, true, true]);
     const t = warp(row, { temperature: 2 });
     expect(t[1]).toBeCloseTo(Math.log(0.5) / 2, 12);
+  });
+
+  it('applies temperature before top-p, as Hugging Face orders its warpers', () => {
+    // At temperature 0.5 the probabilities (0.5, 0.3, 0.2) become (0.658, 0.237, 0.105):
+    // top-p 0.65 then keeps only the first token (it would keep two before the temperature).
+    const row = [Math.log(0.5), Math.log(0.3), Math.log(0.2)];
+    expect(Array.from(warp(row, { topP: 0.65 })).map(Number.isFinite)).toEqual([true, true, false]);
+    const both = warp(row, { temperature: 0.5, topP: 0.65 });
+    expect(Array.from(both).map(Number.isFinite)).toEqual([true, false, false]);
+    // top-p always keeps the most likely token.
+    expect(Array.from(warp(row, { topP: 1e-9 })).map(Number.isFinite)).toEqual([
+      true,
+      false,
+      false,
+    ]);
   });
 });
 

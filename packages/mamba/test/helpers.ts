@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getBackend, type HostArray, type Tensor } from '@statetune/tensor';
 import { loadSafetensors } from '@statetune/tensor/node';
+import { expect } from 'vitest';
 import type { MambaForCausalLM } from '../src/index.js';
 import { loadMamba } from '../src/node.js';
 
@@ -66,4 +67,19 @@ export const TINY_FORMS = ['mamba-tiny', 'mamba-tiny-ssm', 'mamba-tiny-bin'] as 
 /** mamba-tiny in one of its checkpoint forms. */
 export async function tinyModel(form: string = 'mamba-tiny'): Promise<MambaForCausalLM> {
   return loadMamba(join(fixturesDir(), form));
+}
+
+/** Relative error allowed on logits and loss against the fixtures (fixtures/README.md). */
+export const FORWARD_TOL = 1e-5;
+/** Relative error allowed on gradients against the fixtures (fixtures/README.md). */
+export const GRAD_TOL = 1e-4;
+
+/** Checks logits and loss against a fixture case's `expected.logits` and `expected.loss`. */
+export function expectForward(c: Map<string, Tensor>, logits: Tensor, loss: Tensor | null): void {
+  expect(relErr(values(logits), values(c.get('expected.logits') as Tensor))).toBeLessThan(
+    FORWARD_TOL,
+  );
+  expect(
+    relErr([loss?.item() ?? Number.NaN], values(c.get('expected.loss') as Tensor)),
+  ).toBeLessThan(FORWARD_TOL);
 }

@@ -4,6 +4,8 @@
  * @packageDocumentation
  */
 
+import { SafetensorsError } from '@statetune/tensor';
+
 /**
  * A checkpoint file that cannot be read: malformed, truncated, of an unsupported kind, or
  * (for `pytorch_model.bin`) a pickle that asks for anything beyond plain tensors. The message
@@ -62,4 +64,18 @@ export class CheckpointValidationError extends CheckpointError {
     this.unexpected = unexpected;
     this.misshaped = misshaped;
   }
+}
+
+/**
+ * The tensor core's `SafetensorsError` about `file` as a {@link CheckpointError}: the same
+ * problem, one error type for every checkpoint problem. Other errors are returned unchanged.
+ */
+export function asCheckpointError(error: unknown, file: string): unknown {
+  if (!(error instanceof SafetensorsError)) return error;
+  // The core prefixes its messages with the file name; keep only the problem.
+  const prefix = `${file}: `;
+  const problem = error.message.startsWith(prefix)
+    ? error.message.slice(prefix.length)
+    : error.message;
+  return new CheckpointError(file, problem, { cause: error });
 }

@@ -10,8 +10,8 @@ import { openTorchWeights } from './torch.js';
 import type { WeightFile } from './weights.js';
 
 /**
- * Opens a safetensors file or a `pytorch_model.bin` from a byte source as a weight file
- *; the source is closed if opening fails.
+ * Opens a safetensors file or a `pytorch_model.bin` from a byte source as a weight file; the
+ * source is closed if opening fails.
  */
 export async function openWeightSource(
   source: ByteSource,

@@ -6,12 +6,11 @@
 
 import { type FileHandle, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SafetensorsError } from '@statetune/tensor';
 import { SafetensorsFile } from '@statetune/tensor/node';
 import { type Checkpoint, openCheckpointFiles } from './checkpoint.js';
-import type { CheckpointDType } from './convert.js';
-import { CheckpointError } from './errors.js';
+import { asCheckpointError, CheckpointError } from './errors.js';
 import { openWeightSource } from './formats.js';
+import { floatTensors } from './safetensors.js';
 import type { ByteSource } from './source.js';
 import type { StoredTensor, WeightFile } from './weights.js';
 
@@ -62,17 +61,6 @@ export async function fileSource(path: string): Promise<ByteSource | undefined> 
   };
 }
 
-/** The tensor core's SafetensorsError as a CheckpointError: the same message (which names the
- * file), but one error type for every checkpoint problem. */
-function asCheckpointError(error: unknown, path: string): unknown {
-  if (!(error instanceof SafetensorsError)) return error;
-  const prefix = `${path}: `;
-  const problem = error.message.startsWith(prefix)
-    ? error.message.slice(prefix.length)
-    : error.message;
-  return new CheckpointError(path, problem, { cause: error });
-}
-
 /** A safetensors file through the tensor core's `SafetensorsFile` (header checks included). */
 async function openSafetensorsFile(path: string): Promise<WeightFile | undefined> {
   let file: SafetensorsFile;
@@ -82,21 +70,12 @@ async function openSafetensorsFile(path: string): Promise<WeightFile | undefined
     if (isMissing(error)) return undefined;
     throw asCheckpointError(error, path);
   }
-  const tensors = new Map<string, StoredTensor>();
-  for (const [name, entry] of file.header.entries) {
-    if (
-      entry.dtype !== 'F32' &&
-      entry.dtype !== 'F16' &&
-      entry.dtype !== 'BF16' &&
-      entry.dtype !== 'F64'
-    ) {
-      await file.close();
-      throw new CheckpointError(
-        path,
-        `tensor "${name}" has dtype ${entry.dtype}; model weights must be F32, F16, BF16 or F64`,
-      );
-    }
-    tensors.set(name, { name, dtype: entry.dtype as CheckpointDType, shape: entry.shape });
+  let tensors: Map<string, StoredTensor>;
+  try {
+    tensors = floatTensors(file.header.entries.values(), path);
+  } catch (error) {
+    await file.close();
+    throw error;
   }
   return {
     name: path,

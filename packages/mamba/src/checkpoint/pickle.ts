@@ -335,8 +335,9 @@ export function unpickleStateDict(bytes: Uint8Array, file: string): Map<string, 
       case 0x64: {
         opName = 'DICT';
         const items = popMark();
+        if (items.length % 2 !== 0) fail('odd number of items');
         const dict = new PyDict();
-        for (let i = 0; i + 1 < items.length; i += 2) dict.set(items[i], items[i + 1]);
+        for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
         stack.push(dict);
         break;
       }
@@ -499,7 +500,8 @@ export function unpickleStateDict(bytes: Uint8Array, file: string): Map<string, 
         const items = popMark();
         const list = top();
         if (!Array.isArray(list)) fail(`can only append to a list, not to ${describe(list)}`);
-        (list as unknown[]).push(...items);
+        // One at a time: spreading a long MARK run into push() overflows the call stack.
+        for (const item of items) (list as unknown[]).push(item);
         break;
       }
       case 0x62: {

@@ -11,26 +11,44 @@ import {
   decodeSafetensorsTensor,
   parseSafetensorsHeader,
   readSafetensorsHeaderLength,
+  type SafetensorsEntry,
   type SafetensorsHeader,
 } from '@statetune/tensor';
-import type { CheckpointDType } from './convert.js';
-import { CheckpointError } from './errors.js';
+import { isCheckpointDType } from './convert.js';
+import { asCheckpointError, CheckpointError } from './errors.js';
 import { type ByteSource, readExactly } from './source.js';
 import type { StoredTensor, WeightFile } from './weights.js';
 
-const FLOAT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16', 'F64']);
-
 /** Runs `fn`, turning the tensor core's safetensors errors into checkpoint errors for `file`. */
-function asCheckpointError<T>(file: string, fn: () => T): T {
+function orCheckpointError<T>(file: string, fn: () => T): T {
   try {
     return fn();
   } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    const message = (error as Error).message;
-    // The core prefixes its messages with the source name; keep only the problem.
-    const problem = message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
-    throw new CheckpointError(file, problem);
+    throw asCheckpointError(error, file);
   }
+}
+
+/**
+ * The tensors of a safetensors header as stored tensors, refusing any that is not a float
+ * (model weights are F32, F16, BF16 or F64).
+ *
+ * @throws {@link CheckpointError} naming the file and the first non-float tensor.
+ */
+export function floatTensors(
+  entries: Iterable<SafetensorsEntry>,
+  file: string,
+): Map<string, StoredTensor> {
+  const tensors = new Map<string, StoredTensor>();
+  for (const { name, dtype, shape } of entries) {
+    if (!isCheckpointDType(dtype)) {
+      throw new CheckpointError(
+        file,
+        `tensor "${name}" has dtype ${dtype}; model weights must be F32, F16, BF16 or F64`,
+      );
+    }
+    tensors.set(name, { name, dtype, shape });
+  }
+  return tensors;
 }
 
 /**
@@ -50,27 +68,14 @@ export async function openSafetensorsWeights(source: ByteSource): Promise<Weight
     );
   }
   const prefix = await readExactly(source, 0, 8, 'the header length');
-  const headerLength = asCheckpointError(file, () =>
+  const headerLength = orCheckpointError(file, () =>
     readSafetensorsHeaderLength(prefix, file, source.size),
   );
   const headerBytes = await readExactly(source, 0, 8 + headerLength, 'the header');
-  const header: SafetensorsHeader = asCheckpointError(file, () =>
+  const header: SafetensorsHeader = orCheckpointError(file, () =>
     parseSafetensorsHeader(headerBytes, file, source.size),
   );
-  const tensors = new Map<string, StoredTensor>();
-  for (const entry of header.entries.values()) {
-    if (!FLOAT_DTYPES.has(entry.dtype)) {
-      throw new CheckpointError(
-        file,
-        `tensor "${entry.name}" has dtype ${entry.dtype}; model weights must be F32, F16, BF16 or F64`,
-      );
-    }
-    tensors.set(entry.name, {
-      name: entry.name,
-      dtype: entry.dtype as CheckpointDType,
-      shape: entry.shape,
-    });
-  }
+  const tensors = floatTensors(header.entries.values(), file);
   return {
     name: file,
     format: 'safetensors',
@@ -84,7 +89,7 @@ export async function openSafetensorsWeights(source: ByteSource): Promise<Weight
         entry.end - entry.begin,
         `tensor "${name}"`,
       );
-      const { values } = asCheckpointError(file, () => decodeSafetensorsTensor(entry, bytes, file));
+      const { values } = orCheckpointError(file, () => decodeSafetensorsTensor(entry, bytes, file));
       return values instanceof Float32Array ? values : Float32Array.from(values);
     },
     close: async () => {

@@ -12,6 +12,13 @@ import type { ByteSource } from './source.js';
 import { numel, type StoredTensor, type WeightFile } from './weights.js';
 import { type ZipEntry, ZipReader } from './zip.js';
 
+/**
+ * Largest `data.pkl` read (64 MiB). A state dict's pickle takes a few hundred bytes per
+ * tensor, so this leaves room for any model while a deflated pickle cannot inflate to
+ * gigabytes.
+ */
+const MAX_PICKLE_BYTES = 64 * 2 ** 20;
+
 interface TorchTensor extends StoredTensor {
   readonly ref: TensorRef;
   readonly entry: ZipEntry;
@@ -51,7 +58,14 @@ export async function openTorchWeights(source: ByteSource): Promise<WeightFile> 
     }
     littleEndian = text === 'little';
   }
-  const pickle = await zip.read(zip.entry(pickles[0]));
+  const pickleEntry = zip.entry(pickles[0]);
+  if (pickleEntry.size > MAX_PICKLE_BYTES) {
+    throw new CheckpointError(
+      file,
+      `${pickles[0]} is ${pickleEntry.size} bytes; a state dict pickle only describes tensors (their data is in other entries) and is refused above ${MAX_PICKLE_BYTES} bytes`,
+    );
+  }
+  const pickle = await zip.read(pickleEntry);
   const refs = unpickleStateDict(pickle, `${file} (${pickles[0]})`);
 
   const tensors = new Map<string, TorchTensor>();
@@ -80,7 +94,17 @@ export async function openTorchWeights(source: ByteSource): Promise<WeightFile> 
         `${what}: storage ${entryName} holds ${entry.size} bytes, but its ${storage.numel} ${dtype} elements need ${storageBytes}`,
       );
     }
-    if (numel(ref.shape) > 0) {
+    const count = numel(ref.shape);
+    if (count > storage.numel) {
+      // Only a view that repeats elements (an expanded tensor, stride 0) has more elements
+      // than its storage; no weight is saved that way, and reading one could allocate far
+      // more than the file holds.
+      throw new CheckpointError(
+        file,
+        `${what} (shape [${ref.shape.join(', ')}], stride [${ref.stride.join(', ')}]) has ${count} elements, more than its storage of ${storage.numel}; views that repeat elements are not supported`,
+      );
+    }
+    if (count > 0) {
       let last = ref.offset;
       for (let i = 0; i < ref.shape.length; i++) last += (ref.shape[i] - 1) * ref.stride[i];
       if (last >= storage.numel) {

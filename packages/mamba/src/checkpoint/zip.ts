@@ -19,6 +19,9 @@ export interface ZipEntry {
   readonly localHeaderOffset: number;
 }
 
+/** Deflate turns one byte into at most 1032 (a 258-byte match in two bits, roughly). */
+const MAX_DEFLATE_RATIO = 1032;
+
 const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
@@ -142,6 +145,8 @@ export class ZipReader {
         }
         e += 4 + length;
       }
+      // Readers disagree on which of two same-named entries counts; refuse the ambiguity.
+      if (entries.has(name)) fail(`zip archive holds two entries named "${name}"`);
       entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
       at += 46 + nameLength + extraLength + commentLength;
     }
@@ -210,6 +215,12 @@ export class ZipReader {
       throw new CheckpointError(
         this.source.name,
         `zip entry "${entry.name}" uses compression method ${entry.method}; only stored (0) and deflate (8) are supported`,
+      );
+    }
+    if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+      throw new CheckpointError(
+        this.source.name,
+        `zip entry "${entry.name}" claims ${entry.size} bytes from ${entry.compressedSize} compressed bytes, more than deflate can produce; the archive is corrupt`,
       );
     }
     const compressed = await readExactly(

@@ -1,9 +1,15 @@
 /**
  * Beam search bookkeeping as Hugging Face's `BeamSearchScorer` does it: per prompt a set of
- * finished hypotheses scored `sumLogprobs / generatedLength ** lengthPenalty`, 2 * numBeams
- * candidates per step, an end-of-sequence candidate kept only when it ranks among the first
- * numBeams, and the same finishing rules (`earlyStopping` true, false or 'never').
+ * finished hypotheses scored `sumLogprobs / generatedLength ** lengthPenalty` (the generated
+ * length counts the end-of-sequence token, as transformers 4.40 counts it), (1 + number of end
+ * tokens) * numBeams candidates per step (at least 2 * numBeams), an end-of-sequence candidate
+ * kept only when it ranks among the first numBeams, and the same finishing rules
+ * (`earlyStopping` true, false or 'never').
+ *
+ * @packageDocumentation
  */
+
+import { MambaModelError } from '../model/errors.js';
 
 /** A finished hypothesis. */
 export interface Hypothesis {
@@ -113,8 +119,8 @@ export class BeamSearchScorer {
   }
 
   /**
-   * One step for prompt `i`: `candidates` are its best 2 * numBeams continuations, best
-   * first; `beamTokens` the tokens generated so far by each of its beams; `generatedLength`
+   * One step for prompt `i`: `candidates` are its best (1 + end tokens) * numBeams
+   * continuations (at least 2 * numBeams), best first; `beamTokens` the tokens generated so far by each of its beams; `generatedLength`
    * the length including this step's token. Returns the numBeams continuing beams.
    */
   process(
@@ -140,8 +146,8 @@ export class BeamSearchScorer {
       if (next.length === numBeams) break;
     }
     if (next.length < numBeams) {
-      throw new Error(
-        `beam search: only ${next.length} of ${numBeams} beams could continue; too many end-of-sequence candidates`,
+      throw new MambaModelError(
+        `beam search: only ${next.length} of ${numBeams} beams could continue: every token of the vocabulary is an end token`,
       );
     }
     const best = Math.max(...candidates.map((c) => c.score));

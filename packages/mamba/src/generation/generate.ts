@@ -9,11 +9,15 @@ import { DecodeSession } from './session.js';
 export interface GenerateOptions {
   /** Most new tokens per sequence. */
   readonly maxNewTokens: number;
-  /** Fewest new tokens: end-of-sequence tokens are suppressed before (default 0). */
+  /**
+   * Fewest new tokens (default 0): end tokens get -Infinity before that, as Hugging Face's
+   * `MinNewTokensLengthLogitsProcessor` does (in beam search on the log-softmax, as there).
+   */
   readonly minNewTokens?: number;
   /**
    * Token(s) that end a sequence; default the config's `eosTokenId`; null for none. The
-   * end token is part of the returned tokens, as in Hugging Face's output.
+   * end token is part of the returned tokens, as in Hugging Face's output (the paper's
+   * evaluation strips one trailing end token before decoding).
    */
   readonly eosTokenId?: number | readonly number[] | null;
   /** Token fed to finished beams (default the config's `padTokenId`, else 0). */
@@ -23,7 +27,7 @@ export interface GenerateOptions {
   readonly doSample?: boolean;
   /** Sampling temperature (> 0, default 1). */
   readonly temperature?: number;
-  /** Sample among the k most likely tokens (0 = all). */
+  /** Sample among the k most likely tokens (default 0 = all; Hugging Face defaults to 50). */
   readonly topK?: number;
   /** Sample among the most likely tokens whose probability reaches topP (default 1). */
   readonly topP?: number;
@@ -54,7 +58,9 @@ export interface GenerateOutput {
   readonly sequences: number[][];
   /**
    * Per sequence: greedy and sampling give the sum of the model's log-probabilities of the
-   * tokens; beam search gives the length-normalised beam score.
+   * tokens (before end-token suppression and sampling warpers); beam search gives the
+   * hypothesis score `sumLogprobs / generatedLength ** lengthPenalty`, the end token counted
+   * in the length as Hugging Face transformers 4.40 counts it.
    */
   readonly scores: number[];
 }
@@ -111,6 +117,17 @@ function resolve(model: MambaForCausalLM, o: GenerateOptions): Resolved {
   const cfg = model.config;
   const eosIn = o.eosTokenId === undefined ? (cfg.eosTokenId ?? null) : o.eosTokenId;
   const eos = new Set<number>(eosIn === null ? [] : typeof eosIn === 'number' ? [eosIn] : eosIn);
+  const token = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v < 0 || v >= cfg.vocabSize) {
+      fail(`${name} must be a token id in [0, ${cfg.vocabSize}), got ${v}`);
+    }
+    return v;
+  };
+  for (const e of eos) token('eosTokenId', e);
+  const padTokenId = token('padTokenId', o.padTokenId ?? cfg.padTokenId ?? 0);
+  const lengthPenalty = o.lengthPenalty ?? 1;
+  if (!Number.isFinite(lengthPenalty))
+    fail(`lengthPenalty must be a finite number, got ${lengthPenalty}`);
   const numBeams = int('numBeams', o.numBeams ?? 1, 1);
   const temperature = o.temperature ?? 1;
   if (!(temperature > 0)) fail(`temperature must be > 0, got ${temperature}`);
@@ -125,14 +142,14 @@ function resolve(model: MambaForCausalLM, o: GenerateOptions): Resolved {
     maxNewTokens: int('maxNewTokens', o.maxNewTokens, 1),
     minNewTokens: int('minNewTokens', o.minNewTokens ?? 0, 0),
     eos,
-    padTokenId: o.padTokenId ?? cfg.padTokenId ?? 0,
+    padTokenId,
     doSample: o.doSample ?? false,
     temperature,
     topK: int('topK', o.topK ?? 0, 0),
     topP,
     generator: o.generator ?? defaultGenerator,
     numBeams,
-    lengthPenalty: o.lengthPenalty ?? 1,
+    lengthPenalty,
     earlyStopping: o.earlyStopping ?? false,
     numReturnSequences,
   };
@@ -156,9 +173,10 @@ async function decode(session: DecodeSession, batch: number, o: Resolved): Promi
     const keep: number[] = [];
     active.forEach((seq, row) => {
       const logits = session.logits.slice(row * v, (row + 1) * v);
-      suppressEos(logits, o, t);
+      // The score is the model's log-probability; the choice sees the processed logits.
       const lp = logSoftmax(logits);
-      const token = uniforms ? sampleIndex(warp(logits, o), uniforms[seq]) : argmax(lp);
+      suppressEos(logits, o, t);
+      const token = uniforms ? sampleIndex(warp(logits, o), uniforms[seq]) : argmax(logits);
       sequences[seq].push(token);
       scores[seq] += lp[token];
       if (!o.eos.has(token)) {
@@ -206,6 +224,9 @@ async function beamSearch(
 ): Promise<GenerateOutput> {
   const nb = o.numBeams;
   const v = session.vocab;
+  // (1 + number of end tokens) * numBeams candidates (at least 2 * numBeams), so that
+  // numBeams of them continue even when every end token ranks first for every beam.
+  const keep = Math.max(2, 1 + o.eos.size) * nb;
   session.select(Array.from({ length: batch * nb }, (_, r) => Math.floor(r / nb)));
   // Only the first beam of each prompt is live at the start, so the first step does not
   // pick the same token numBeams times.
@@ -231,18 +252,19 @@ async function beamSearch(
       if (!scorer.done[i]) {
         for (let b = 0; b < nb; b++) {
           const r = i * nb + b;
-          const logits = session.logits.slice(r * v, (r + 1) * v);
-          suppressEos(logits, o, t - 1);
-          const lp = logSoftmax(logits);
+          // Hugging Face's beam search runs the logits processors on the log-softmax, so a
+          // suppressed end token does not renormalise the other tokens' log-probabilities.
+          const lp = logSoftmax(session.logits.subarray(r * v, (r + 1) * v));
+          suppressEos(lp, o, t - 1);
           for (let k = 0; k < lp.length; k++) lp[k] += beamScores[r];
-          for (const c of topK(lp, 2 * nb)) {
+          for (const c of topK(lp, keep)) {
             candidates.push({ beam: b, token: c.index, score: c.value });
           }
         }
-        // Best 2 * numBeams over the prompt's beams; ties by flat index as a top-k would.
+        // Best `keep` over the prompt's beams; ties by flat index as a top-k would.
         candidates = candidates
           .sort((x, y) => y.score - x.score || x.beam * v + x.token - (y.beam * v + y.token))
-          .slice(0, 2 * nb);
+          .slice(0, keep);
       }
       const local = beamTokens.slice(i * nb, (i + 1) * nb);
       const chosen = scorer.process(i, candidates, local, t);

@@ -3,6 +3,8 @@
  * of Hugging Face (temperature, top-k, top-p, in that order) and drawing a token.
  */
 
+import { MambaModelError } from '../model/errors.js';
+
 /** log-softmax of `row` in float64 (-Infinity stays -Infinity). */
 export function logSoftmax(row: ArrayLike<number>): Float64Array {
   let max = Number.NEGATIVE_INFINITY;
@@ -83,6 +85,8 @@ export function sampleIndex(row: ArrayLike<number>, u: number): number {
     last = i;
     if (cum > target) return i;
   }
-  if (last < 0) throw new Error('sampling: every token was removed');
+  if (last < 0) {
+    throw new MambaModelError('sampling: every token has probability 0 after the warpers');
+  }
   return last;
 }

@@ -76,7 +76,9 @@ export class DecodeSession {
     const backend = model.backbone.embeddings.weight.backend;
     const groups = new Map<number, number[]>();
     prompts.forEach((p, i) => {
-      groups.set(p.length, [...(groups.get(p.length) ?? []), i]);
+      const group = groups.get(p.length);
+      if (group) group.push(i);
+      else groups.set(p.length, [i]);
     });
     const caches: MambaCache[] = [];
     const parts: Float32Array[] = [];

@@ -19,6 +19,11 @@ export class MambaCache {
   /** int32 (batch): the adapter row of each sequence, or null (row i for sequence i). */
   readonly adapterRows: Tensor | null;
 
+  /**
+   * @param layers - one state per layer, all with the same batch; the cache takes them over.
+   * @param adapterRows - int32 (batch): the adapter row of each sequence, or null (row i
+   *   for sequence i); the cache takes it over too.
+   */
   constructor(layers: LayerState[], adapterRows: Tensor | null = null) {
     if (layers.length === 0) throw new MambaModelError('MambaCache: needs at least one layer');
     this.states = layers.map(keepState);

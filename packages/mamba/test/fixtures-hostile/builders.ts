@@ -172,6 +172,17 @@ export interface TorchTensorSpec {
   readonly stride: readonly number[];
 }
 
+/** One float32 tensor of 32 elements in storage "0", the base of the hand-written archives. */
+export const NORM_F: TorchTensorSpec = {
+  name: 'backbone.norm_f.weight',
+  storage: '0',
+  storageType: 'FloatStorage',
+  storageNumel: 32,
+  offset: 0,
+  shape: [32],
+  stride: [1],
+};
+
 /** The `data.pkl` torch writes for a state dict: `{name: _rebuild_tensor_v2(...)}`. */
 export function stateDictPickle(tensors: readonly TorchTensorSpec[], ordered = false): Uint8Array {
   const parts: Uint8Array[] = [op.proto(2)];
