@@ -208,7 +208,11 @@ export class MambaForCausalLM extends Module {
       'lm_head',
       config.tieEmbeddings
         ? new TiedHead(this.backbone.embeddings.weight)
-        : new Linear(config.dModel, config.vocabSize, { bias: false, generator }),
+        : new Linear(config.dModel, config.vocabSize, {
+            bias: false,
+            generator,
+            init: options.init === 'none' ? 'zeros' : 'default',
+          }),
     );
   }
 

@@ -151,27 +151,29 @@ export class MambaMixer extends Module {
     this.config = config;
     const { dModel, dInner, dState, dConv, dtRank, useBias, convBias } = config;
     const g = options.generator;
+    // Weights about to be loaded need no random draw: the layers start zero-filled.
+    const init = options.init === 'none' ? 'zeros' : 'default';
     this.in_proj = this.registerModule(
       'in_proj',
-      new Linear(dModel, 2 * dInner, { bias: useBias, generator: g }),
+      new Linear(dModel, 2 * dInner, { bias: useBias, generator: g, init }),
     );
     this.conv1d = this.registerModule(
       'conv1d',
-      new Conv1d(dInner, dConv, { bias: convBias, generator: g }),
+      new Conv1d(dInner, dConv, { bias: convBias, generator: g, init }),
     );
     this.x_proj = this.registerModule(
       'x_proj',
-      new Linear(dInner, dtRank + 2 * dState, { bias: false, generator: g }),
+      new Linear(dInner, dtRank + 2 * dState, { bias: false, generator: g, init }),
     );
     this.dt_proj = this.registerModule(
       'dt_proj',
-      new Linear(dtRank, dInner, { bias: true, generator: g }),
+      new Linear(dtRank, dInner, { bias: true, generator: g, init }),
     );
     this.A_log = this.registerParameter('A_log', zeros([dInner, dState]));
     this.D = this.registerParameter('D', zeros([dInner]));
     this.out_proj = this.registerModule(
       'out_proj',
-      new Linear(dInner, dModel, { bias: useBias, generator: g }),
+      new Linear(dInner, dModel, { bias: useBias, generator: g, init }),
     );
     if (options.init !== 'none') initMixer(this, g);
   }
