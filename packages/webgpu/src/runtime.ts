@@ -148,6 +148,10 @@ export class GpuRuntime {
   private deviceError: string | null = null;
   /** Submits so far (for tests of batching). */
   submits = 0;
+  /** Dispatches recorded so far, including those other modules report through {@link recorded}. */
+  dispatched = 0;
+  /** Reads back to the host so far ({@link read}): a training step should make none. */
+  reads = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -268,11 +272,13 @@ export class GpuRuntime {
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     pass.end();
+    this.dispatched++;
     if (++this.dispatches >= this.maxBatch) this.flush();
   }
 
   /** Counts work recorded by another module into {@link commandEncoder}. */
   recorded(dispatches: number): void {
+    this.dispatched += dispatches;
     this.dispatches += dispatches;
     if (this.dispatches >= this.maxBatch) this.flush();
   }
@@ -338,6 +344,7 @@ export class GpuRuntime {
     }
     const bytes = size * 4;
     if (bytes === 0) return new ArrayBuffer(0);
+    this.reads++;
     const staging = this.takeStaging(bytes);
     this.commandEncoder().copyBufferToBuffer(data.buffer, offset * 4, staging, 0, bytes);
     this.flush();

@@ -100,9 +100,43 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   });
   const out = wrap(backend, data, [...batchShape, m, n], dtype);
   return record('matmul', [a, b], out, (g) => [
-    a.requiresGrad ? sumToShape(matmul(g, b.transpose(-2, -1)), a.shape) : null,
-    b.requiresGrad ? sumToShape(matmul(a.transpose(-2, -1), g), b.shape) : null,
+    a.requiresGrad
+      ? operandGrad(
+          a,
+          A.trans,
+          () => matmul(g, b.transpose(-2, -1)),
+          () => matmul(b, g.transpose(-2, -1)),
+        )
+      : null,
+    b.requiresGrad
+      ? operandGrad(
+          b,
+          B.trans,
+          () => matmul(a.transpose(-2, -1), g),
+          () => matmul(g.transpose(-2, -1), a),
+        )
+      : null,
   ]);
+}
+
+/**
+ * The gradient of a matmul operand in the operand's own layout. For a row-major operand it is
+ * `direct()`, contiguous. For a transposed view (the weight of `x @ W^T`) it is `swapped()`,
+ * the gradient of the underlying matrix computed contiguously (`dW = dy^T @ x` with the
+ * kernel's transpose flags, no copies), handed back as a transposed view of it: the
+ * transpose's own backward then turns it into a contiguous gradient, so a large weight never
+ * receives a gradient that is a strided view.
+ */
+function operandGrad(
+  t: Tensor,
+  trans: boolean,
+  direct: () => Tensor,
+  swapped: () => Tensor,
+): Tensor {
+  if (!trans) return sumToShape(direct(), t.shape);
+  const r = t.rank;
+  const flipped = [...t.shape.slice(0, -2), t.shape[r - 1], t.shape[r - 2]];
+  return sumToShape(swapped(), flipped).transpose(-2, -1);
 }
 
 /** x @ weight^T + bias, with weight of shape (out, in) as in PyTorch's nn.Linear. */

@@ -8,7 +8,7 @@ import {
   Params,
 } from '../runtime.js';
 import { WGSL } from '../shaders.gen.js';
-import { copyTo } from './elementwise.js';
+import { copy, copyTo } from './elementwise.js';
 import { coalesce, MAX_RANK, span } from './strided.js';
 
 /** Reductions over any set of axes of a strided view, and argmax along one axis. */
@@ -39,18 +39,28 @@ function kernelSource(
 }
 
 /**
- * Splits a view larger than one storage binding into slabs along its first axis of size > 1
- * (`skip` excluded), each of which fits; null when the view fits as it is.
+ * Splits a view larger than one storage binding into slabs along one axis (`skip` excluded),
+ * each of which fits; also splits along a kept axis when the output (the axes not in
+ * `reduced`) would not fit one binding, as for a reduction of a stride-0 broadcast. Null
+ * when the view and its output fit as they are.
  */
 function slabs(
   rt: GpuRuntime,
   op: string,
   x: View,
   skip: readonly number[],
+  reduced: readonly number[],
 ): { axis: number; size: number } | null {
   const [lo, hi] = span(x.shape, x.strides, x.offset);
   const limit = rt.maxBindingElements;
-  if (hi - lo <= limit) return null;
+  const nOut = x.shape.reduce((p, d, i) => (reduced.includes(i) ? p : p * d), 1);
+  if (hi - lo <= limit && nOut <= limit) return null;
+  if (hi - lo <= limit) {
+    // Only the output is too large: slabs of the outermost kept axis of size > 1.
+    const kept = x.shape.findIndex((d, i) => d > 1 && !reduced.includes(i) && !skip.includes(i));
+    const per = nOut / x.shape[kept];
+    return { axis: kept, size: Math.max(1, Math.floor(limit / per)) };
+  }
   // The axis that steps furthest in memory: its slabs are the most compact.
   let axis = -1;
   x.shape.forEach((d, i) => {
@@ -124,7 +134,7 @@ function place(
 /** Reduces `x` over `axes`; the output is contiguous with those axes of size 1. */
 export function reduce(rt: GpuRuntime, op: ReduceOp, x: View, axes: readonly number[]): GpuData {
   const dtype = deviceDType(op, x.dtype);
-  const split = slabs(rt, op, x, []);
+  const split = slabs(rt, op, x, [], axes);
   if (split) {
     // Reduce each slab, then combine: partial results of a reduced axis are stacked and
     // reduced once more; those of a kept axis are blocks of the output.
@@ -200,15 +210,38 @@ export function reduce(rt: GpuRuntime, op: ReduceOp, x: View, axes: readonly num
 /** Index of the first maximum along `axis` (int32, axis kept with size 1). */
 export function argmax(rt: GpuRuntime, x: View, axis: number): GpuData {
   const dtype = deviceDType('argmax', x.dtype);
-  const split = slabs(rt, 'argmax', x, [axis]);
+  const n = x.shape[axis];
+  if (n > 1 && (n - 1) * Math.abs(x.strides[axis]) + 1 > rt.maxBindingElements) {
+    // The argmax axis itself steps past one binding (the vocabulary axis of a transposed
+    // matrix): no split of the other axes helps. A copy with that axis innermost (tiled to
+    // fit) makes each line dense; the kept axes keep their order, so the output is the same.
+    if (n > rt.maxBindingElements) {
+      throw new TensorError(
+        'argmax',
+        `the argmax axis of ${n} elements exceeds the storage binding limit of ${rt.maxBindingElements} elements`,
+      );
+    }
+    const order = [...x.shape.keys()].filter((i) => i !== axis).concat(axis);
+    const shape = order.map((i) => x.shape[i]);
+    const moved: View = { ...x, shape, strides: order.map((i) => x.strides[i]) };
+    const dense = copy(rt, moved, dtype);
+    const out = argmax(
+      rt,
+      { data: dense, dtype, shape, strides: contiguousStrides(shape), offset: 0 },
+      shape.length - 1,
+    );
+    rt.release(dense);
+    return out;
+  }
+  const split = slabs(rt, 'argmax', x, [axis], [axis]);
   if (split) {
     const { axis: a, size } = split;
-    const n = x.shape[a];
+    const na = x.shape[a];
     const nOut = x.shape.reduce((p, d, i) => (i === axis ? p : p * d), 1);
     const full = x.shape.map((d, i) => (i === axis ? 1 : d));
     const out = rt.output('int32', nOut);
-    for (let s0 = 0; s0 < n; s0 += size) {
-      const len = Math.min(size, n - s0);
+    for (let s0 = 0; s0 < na; s0 += size) {
+      const len = Math.min(size, na - s0);
       const part = argmax(rt, slabOf(x, a, s0, len), axis);
       place(rt, out, full, part, a, s0, len);
       rt.release(part);

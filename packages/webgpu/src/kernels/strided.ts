@@ -2,8 +2,8 @@ import { TensorError } from '@statetune/tensor';
 import { type GpuData, type GpuRuntime, Params } from '../runtime.js';
 
 /**
- * Index arithmetic shared by the strided kernels: merging axes, and splitting a launch into
- * chunks whose bound ranges fit the device's storage binding limit (tensors larger than
+ * Index arithmetic shared by the strided kernels: merging axes, and tiling a launch into
+ * boxes whose bound ranges fit the device's storage binding limit (tensors larger than
  * `maxStorageBufferBindingSize` are bound a range at a time).
  */
 
@@ -62,55 +62,94 @@ export function span(
   return [lo, hi + 1];
 }
 
-/** One launch of a chunked strided kernel: flat output indices [start, start + count). */
+/**
+ * One launch of a tiled strided kernel: a box of the (merged) index space, given by its
+ * shape and, per operand, the element where the box starts and the range it touches.
+ */
 export interface Chunk {
-  readonly start: number;
+  /** Extent of the box along each axis. */
+  readonly shape: readonly number[];
+  /** Elements in the box. */
   readonly count: number;
+  /** Per operand: the element of the box's first index. */
+  readonly offsets: readonly number[];
   /** Per operand: element range to bind. */
   readonly ranges: readonly [number, number][];
 }
 
+/** Elements an operand's view of a box spans: 1 + sum of |stride| x (extent - 1). */
+function boxSpan(box: readonly number[], strides: readonly number[]): number {
+  let s = 1;
+  for (let d = 0; d < box.length; d++) s += Math.abs(strides[d]) * (box[d] - 1);
+  return s;
+}
+
 /**
- * Splits the flat index space of `shape` (already merged) into chunks along axis 0 such that
- * every operand's touched range fits `maxElements`. One chunk when everything fits.
+ * The extent of the boxes that tile `shape` so that every operand's touched range fits
+ * `maxElements`: the full shape when everything fits; otherwise, while an operand does not
+ * fit, the axis on which it steps furthest in memory is cut to the largest extent that fits
+ * given the others (or to 1, and the next axis is cut). Any view can be tiled this way,
+ * down to single elements: a transposed matrix becomes blocks whose rows and columns both
+ * stay within one binding, a stride-0 axis never needs cutting.
+ */
+export function planBox(
+  shape: readonly number[],
+  operands: readonly { strides: readonly number[] }[],
+  maxElements: number,
+): number[] {
+  const box = [...shape];
+  if (box.some((d) => d === 0)) return box;
+  for (;;) {
+    const bad = operands.find((o) => boxSpan(box, o.strides) > maxElements);
+    if (!bad) return box;
+    let axis = -1;
+    let reach = 0;
+    for (let d = 0; d < box.length; d++) {
+      const r = Math.abs(bad.strides[d]) * (box[d] - 1);
+      if (r > reach) {
+        reach = r;
+        axis = d;
+      }
+    }
+    // A box of one element spans one element, which always fits: some axis still reaches.
+    const stride = Math.abs(bad.strides[axis]);
+    const rest = boxSpan(box, bad.strides) - reach;
+    const fit = Math.floor((maxElements - rest) / stride) + 1;
+    box[axis] = Math.max(1, Math.min(box[axis] - 1, fit));
+  }
+}
+
+/**
+ * Tiles the index space of `shape` (already merged) into boxes such that every operand's
+ * touched range fits `maxElements` (see {@link planBox}); one box when everything fits.
+ * Boxes follow row-major order of their first index.
  */
 export function planChunks(
-  op: string,
   shape: readonly number[],
   operands: readonly { offset: number; strides: readonly number[] }[],
   maxElements: number,
 ): Chunk[] {
   const total = shape.reduce((p, d) => p * d, 1);
-  const full = operands.map((o) => span(shape, o.strides, o.offset));
-  if (full.every(([lo, hi]) => hi - lo <= maxElements) || shape.length === 0) {
-    return [{ start: 0, count: total, ranges: full }];
-  }
-  const rows = shape[0];
-  const innerShape = shape.slice(1);
-  const inner = innerShape.reduce((p, d) => p * d, 1);
-  let perChunk = rows;
-  for (const o of operands) {
-    const [ilo, ihi] = span(innerShape, o.strides.slice(1), 0);
-    const innerSpan = ihi - ilo;
-    const s0 = Math.abs(o.strides[0]);
-    if (innerSpan > maxElements) {
-      throw new TensorError(
-        op,
-        `one row of ${innerSpan} elements exceeds the storage binding limit of ${maxElements} elements; ` +
-          'make the tensor contiguous or raise maxStorageBufferBindingSize',
-      );
-    }
-    if (s0 > 0) perChunk = Math.min(perChunk, Math.floor((maxElements - innerSpan) / s0) + 1);
-  }
-  perChunk = Math.max(1, perChunk);
+  const box = planBox(shape, operands, maxElements);
+  const tiles = shape.map((d, i) => Math.ceil(d / box[i]));
+  const nTiles = total === 0 ? 1 : tiles.reduce((p, d) => p * d, 1);
   const chunks: Chunk[] = [];
-  for (let r0 = 0; r0 < rows; r0 += perChunk) {
-    const r = Math.min(perChunk, rows - r0);
-    const sub = [r, ...innerShape];
+  const at = new Array<number>(shape.length).fill(0);
+  for (let t = 0; t < nTiles; t++) {
+    let rem = t;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      at[d] = rem % tiles[d];
+      rem = Math.floor(rem / tiles[d]);
+    }
+    const sub = shape.map((d, i) => Math.min(box[i], d - at[i] * box[i]));
+    const offsets = operands.map(
+      (o) => o.offset + at.reduce((p, a, i) => p + a * box[i] * o.strides[i], 0),
+    );
     chunks.push({
-      start: r0 * inner,
-      count: r * inner,
-      ranges: operands.map((o) => span(sub, o.strides, o.offset + r0 * o.strides[0])),
+      shape: sub,
+      count: sub.reduce((p, d) => p * d, 1),
+      offsets,
+      ranges: operands.map((o, k) => span(sub, o.strides, offsets[k])),
     });
   }
   return chunks;
@@ -184,7 +223,10 @@ export function mergeAxes(
   };
 }
 
-/** Runs a chunked strided kernel over `shape` (one invocation per element). */
+/**
+ * Runs a strided kernel over `shape` (one invocation per element), in boxes whose bound
+ * ranges fit the storage binding limit.
+ */
 export function launchStrided(
   rt: GpuRuntime,
   op: string,
@@ -196,14 +238,14 @@ export function launchStrided(
   const total = shape.reduce((p, d) => p * d, 1);
   if (total === 0) return;
   const merged = mergeAxes(op, shape, operands);
-  const chunks = planChunks(op, merged.shape, merged.operands, rt.maxBindingElements);
+  const chunks = planChunks(merged.shape, merged.operands, rt.maxBindingElements);
   for (const chunk of chunks) {
     const bound = chunk.ranges.map(([lo, hi], k) => rt.bind(operands[k].data, lo, hi, op));
     const p = stridedParams(
       chunk.count,
-      chunk.start,
-      merged.shape,
-      merged.operands,
+      0,
+      chunk.shape,
+      merged.operands.map((o, k) => ({ offset: chunk.offsets[k], strides: o.strides })),
       bound.map((b) => b.base),
     );
     extra?.(p);
