@@ -113,7 +113,9 @@ export async function awaitGpu<T>(promise: Promise<T>): Promise<T> {
   }
 }
 
-interface Kernel {
+/** A compiled kernel: its pipeline, bind group layout and key. */
+export interface Kernel {
+  readonly key: string;
   readonly pipeline: GPUComputePipeline;
   readonly layout: GPUBindGroupLayout;
 }
@@ -145,7 +147,12 @@ export class GpuRuntime {
   private arenaUsed = 0;
   private paramBuffer: GPUBuffer;
   private readonly stagingPool: GPUBuffer[] = [];
-  private deviceError: string | null = null;
+  /** Errors the device reported since the last check (the first few). */
+  private readonly deviceErrors: string[] = [];
+  private moreErrors = 0;
+  private lost: string | null = null;
+  /** Rejects the reads and syncs waiting on the device when it is lost. */
+  private readonly waiters = new Set<(why: string) => void>();
   /** Submits so far (for tests of batching). */
   submits = 0;
   /** Dispatches recorded so far, including those other modules report through {@link recorded}. */
@@ -176,9 +183,58 @@ export class GpuRuntime {
       usage: Usage.STORAGE | Usage.COPY_DST,
     });
     device.addEventListener('uncapturederror', (event) => {
-      const message = (event as GPUUncapturedErrorEvent).error.message;
-      this.deviceError ??= message;
+      this.reportError((event as GPUUncapturedErrorEvent).error.message);
     });
+    device.lost.then((info) => {
+      this.markLost(
+        info.reason === 'destroyed'
+          ? 'the device was destroyed'
+          : `the device was lost${info.message ? `: ${info.message.trim()}` : ''}`,
+      );
+    });
+  }
+
+  private markLost(why: string): void {
+    this.lost ??= why;
+    for (const reject of this.waiters) reject(this.lost);
+    this.waiters.clear();
+  }
+
+  /** Waits for a GPU promise, rejecting with the reason if the device is lost meanwhile. */
+  private async untilLost<T>(op: string, promise: Promise<T>): Promise<T> {
+    let reject: ((why: string) => void) | undefined;
+    const lost = new Promise<never>((_, rej) => {
+      reject = (why) => rej(this.lostError(op, why));
+      this.waiters.add(reject);
+    });
+    try {
+      return await awaitGpu(Promise.race([promise, lost]));
+    } finally {
+      if (reject) this.waiters.delete(reject);
+    }
+  }
+
+  /** Keeps the first error the device reports (and counts the rest) for the next read or sync. */
+  private reportError(message: string): void {
+    if (this.deviceErrors.length < 4) this.deviceErrors.push(message.trim());
+    else this.moreErrors++;
+  }
+
+  /**
+   * Throws when the device is gone: lost (a driver reset, a GPU removed, a crash) or
+   * destroyed. Every op that records work or allocates checks this, so it fails at once with
+   * the reason instead of recording into a dead device or waiting forever on a read.
+   */
+  checkAlive(op: string): void {
+    if (this.lost !== null) throw this.lostError(op, this.lost);
+  }
+
+  private lostError(op: string, why: string): TensorError {
+    return new TensorError(
+      op,
+      `the WebGPU device is gone (${why}); its tensors are lost: make a new backend ` +
+        "(createWebGpuBackend() or setBackend('webgpu')) and move the data again",
+    );
   }
 
   /** Elements of 4 bytes that one binding can always hold, whatever its start. */
@@ -190,6 +246,9 @@ export class GpuRuntime {
   kernel(key: string, access: readonly Access[], code: () => string): Kernel {
     let k = this.kernels.get(key);
     if (k) return k;
+    this.checkAlive(key);
+    // A shader that does not compile is reported (naming the kernel) at the next read or sync.
+    this.device.pushErrorScope('validation');
     const entries: GPUBindGroupLayoutEntry[] = access.map((a, binding) => ({
       binding,
       visibility: 4, // GPUShaderStage.COMPUTE
@@ -200,19 +259,29 @@ export class GpuRuntime {
       visibility: 4,
       buffer: { type: 'read-only-storage' },
     });
-    const layout = this.device.createBindGroupLayout({ entries });
-    const module = this.device.createShaderModule({ code: code() });
+    // Labelled with the key, so that the device's messages name the kernel.
+    const label = key;
+    const layout = this.device.createBindGroupLayout({ label, entries });
+    const module = this.device.createShaderModule({ label, code: code() });
     const pipeline = this.device.createComputePipeline({
-      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      label,
+      layout: this.device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
-    k = { pipeline, layout };
+    this.device.popErrorScope().then(
+      (error) => {
+        if (error) this.reportError(`kernel '${key}' could not be created: ${error.message}`);
+      },
+      () => {},
+    );
+    k = { key, pipeline, layout };
     this.kernels.set(key, k);
     return k;
   }
 
   /** The open command encoder (kernels of other modules, such as the scan, record into it). */
   commandEncoder(): GPUCommandEncoder {
+    this.checkAlive('webgpu');
     this.encoder ??= this.device.createCommandEncoder();
     return this.encoder;
   }
@@ -251,6 +320,7 @@ export class GpuRuntime {
     params: Params,
     groups: readonly [number, number, number],
   ): void {
+    this.checkAlive(kernel.key);
     const words = params.toArray();
     const stride = Math.max(this.alignment, 16) / 4;
     const need = Math.ceil(words.length / stride) * stride;
@@ -308,6 +378,7 @@ export class GpuRuntime {
 
   /** A new, zero-filled buffer for `size` elements. */
   allocate(dtype: DeviceDType, size: number): GpuData {
+    this.checkAlive('allocate');
     const buffer = this.pool.take(size * 4);
     this.commandEncoder().clearBuffer(buffer);
     return new GpuData(buffer, dtype, size);
@@ -315,11 +386,13 @@ export class GpuRuntime {
 
   /** A buffer for `size` elements that a kernel will overwrite entirely. */
   output(dtype: DeviceDType, size: number): GpuData {
+    this.checkAlive('webgpu');
     return new GpuData(this.pool.take(size * 4), dtype, size);
   }
 
   /** Copies host values into a new buffer. */
   upload(values: Float32Array | Int32Array): GpuData {
+    this.checkAlive('upload');
     const dtype: DeviceDType = values instanceof Float32Array ? 'float32' : 'int32';
     const buffer = this.pool.takeSettled(values.byteLength);
     if (values.byteLength > 0) {
@@ -342,6 +415,13 @@ export class GpuRuntime {
     if (data.released) {
       throw new TensorError('read', 'a released webgpu buffer was read (the tensor was disposed)');
     }
+    if (offset < 0 || size < 0 || (offset + size) * 4 > data.buffer.size) {
+      throw new TensorError(
+        'read',
+        `elements [${offset}, ${offset + size}) are outside a buffer of ${data.buffer.size / 4}`,
+      );
+    }
+    this.checkAlive('read');
     const bytes = size * 4;
     if (bytes === 0) return new ArrayBuffer(0);
     this.reads++;
@@ -349,7 +429,8 @@ export class GpuRuntime {
     this.commandEncoder().copyBufferToBuffer(data.buffer, offset * 4, staging, 0, bytes);
     this.flush();
     try {
-      await awaitGpu(staging.mapAsync(1 /* GPUMapMode.READ */, 0, bytes));
+      // A device lost while the map waits rejects it (a lost device may never answer).
+      await this.untilLost('read', staging.mapAsync(1 /* GPUMapMode.READ */, 0, bytes));
     } catch (err) {
       staging.destroy();
       throw this.errorAfter('read', err);
@@ -363,8 +444,13 @@ export class GpuRuntime {
 
   /** Resolves when the device has done everything submitted so far. */
   async sync(): Promise<void> {
+    this.checkAlive('sync');
     this.flush();
-    await awaitGpu(this.device.queue.onSubmittedWorkDone());
+    try {
+      await this.untilLost('sync', this.device.queue.onSubmittedWorkDone());
+    } catch (err) {
+      throw this.errorAfter('sync', err);
+    }
     this.checkError('sync');
   }
 
@@ -377,25 +463,37 @@ export class GpuRuntime {
   }
 
   private checkError(op: string): void {
-    if (this.deviceError) {
-      const message = this.deviceError;
-      this.deviceError = null;
-      throw new TensorError(op, `the WebGPU device reported an error: ${message}`);
-    }
+    const err = this.takeError(op);
+    if (err) throw err;
+  }
+
+  /** The device's first error since the last check (and how many followed), cleared. */
+  private takeError(op: string): TensorError | null {
+    if (this.deviceErrors.length === 0) return null;
+    // A kernel that failed to compile comes first: the errors after it are its consequences.
+    const i = Math.max(
+      0,
+      this.deviceErrors.findIndex((e) => e.startsWith('kernel ')),
+    );
+    const message = this.deviceErrors[i];
+    const others = this.deviceErrors.length - 1 + this.moreErrors;
+    const more = others > 0 ? ` (and ${others} more)` : '';
+    this.deviceErrors.length = 0;
+    this.moreErrors = 0;
+    return new TensorError(op, `the WebGPU device reported an error${more}: ${message}`);
   }
 
   private errorAfter(op: string, err: unknown): Error {
-    if (this.deviceError) {
-      const message = this.deviceError;
-      this.deviceError = null;
-      return new TensorError(op, `the WebGPU device reported an error: ${message}`);
-    }
-    return err as Error;
+    if (err instanceof TensorError) return err;
+    if (this.lost !== null) return this.lostError(op, this.lost);
+    return this.takeError(op) ?? (err as Error);
   }
 
   /** Destroys pooled buffers and the device's own buffers. */
   destroy(): void {
+    if (this.lost !== null) return;
     this.flush();
+    this.markLost('the backend was destroyed');
     this.pool.trim();
     for (const b of this.stagingPool) b.destroy();
     this.stagingPool.length = 0;

@@ -2,6 +2,7 @@ import type { ScanArgs, ScanGradients, ScanOutputs, View } from '@statetune/tens
 import { TensorError } from '@statetune/tensor';
 import { copy } from './kernels/elementwise.js';
 import { GpuData, type GpuRuntime } from './runtime.js';
+import type { ScanAllocator, ScanGpuInputs, WebGpuScan } from './scan/index.js';
 
 /**
  * The selective scan on the device: the backend makes every input a float32 buffer that
@@ -9,61 +10,12 @@ import { GpuData, type GpuRuntime } from './runtime.js';
  * as tensor memory. The kernel itself lives in `scan/`.
  */
 
-/** How the scan kernel gets and returns buffers (the backend's pool). */
-export interface ScanAllocatorLike {
-  alloc(bytes: number): GPUBuffer;
-  release(buffer: GPUBuffer): void;
-}
-
-/** Inputs of the scan kernel, in the layout of `ScanArgs`. */
-export interface ScanGpuInputsLike {
-  batch: number;
-  dim: number;
-  seqlen: number;
-  dstate: number;
-  u: GPUBuffer;
-  delta: GPUBuffer;
-  A: GPUBuffer;
-  B: GPUBuffer;
-  C: GPUBuffer;
-  D: GPUBuffer | null;
-  z: GPUBuffer | null;
-  deltaBias: GPUBuffer | null;
-  h0: GPUBuffer | null;
-  h0Batched: boolean;
-  stateOffset: GPUBuffer | null;
-  stateOffsetBatched: boolean;
-  deltaSoftplus: boolean;
-  saveCheckpoints: boolean;
-}
-
-/** The scan kernel's interface (implemented by `WebGpuScan` in `scan/`). */
-export interface ScanKernelLike {
-  forward(
-    encoder: GPUCommandEncoder,
-    inputs: ScanGpuInputsLike,
-    allocator: ScanAllocatorLike,
-  ): { y: GPUBuffer; lastState: GPUBuffer; saved: GPUBuffer | null; savedSize: number };
-  backward(
-    encoder: GPUCommandEncoder,
-    inputs: ScanGpuInputsLike,
-    saved: GPUBuffer,
-    dy: GPUBuffer,
-    dLastState: GPUBuffer | null,
-    allocator: ScanAllocatorLike,
-  ): {
-    u: GPUBuffer;
-    delta: GPUBuffer;
-    A: GPUBuffer;
-    B: GPUBuffer;
-    C: GPUBuffer;
-    D: GPUBuffer | null;
-    z: GPUBuffer | null;
-    deltaBias: GPUBuffer | null;
-    h0: GPUBuffer | null;
-    stateOffset: GPUBuffer | null;
-  };
-}
+/**
+ * The scan kernel's interface: the `forward` and `backward` of `WebGpuScan` (in `scan/`), so a
+ * substitute takes and returns the same `ScanGpuInputs`, `ScanAllocator`, `ScanGpuForward`
+ * and `ScanGpuGrads`.
+ */
+export type ScanKernelLike = Pick<WebGpuScan, 'forward' | 'backward'>;
 
 /** Makes the scan kernel for a device. */
 export type ScanKernelFactory = (
@@ -92,7 +44,7 @@ export class ScanBridge {
     return this.kernel;
   }
 
-  private readonly allocator: ScanAllocatorLike = {
+  private readonly allocator: ScanAllocator = {
     alloc: (bytes) => this.rt.pool.take(bytes),
     release: (buffer) => this.rt.pool.release(buffer),
   };
@@ -114,7 +66,7 @@ export class ScanBridge {
     return c.buffer;
   }
 
-  private inputs(args: ScanArgs, temps: GpuData[]): ScanGpuInputsLike {
+  private inputs(args: ScanArgs, temps: GpuData[]): ScanGpuInputs {
     const opt = (v: View | null) => (v ? this.dense(v, temps) : null);
     return {
       batch: args.batch,

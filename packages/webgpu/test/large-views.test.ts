@@ -1,7 +1,7 @@
-import { type Backend, CpuBackend, type Tensor, tensor, where } from '@statetune/tensor';
+import { type Backend, CpuBackend, type Tensor, where } from '@statetune/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planBox, planChunks } from '../src/kernels/strided.js';
-import { testBackend } from './gpu.js';
+import { seqTensor, testBackend } from './gpu.js';
 
 // Strided views whose span is larger than one storage binding: transposed, permuted,
 // broadcast and offset views of tensors of many bindings. The device's bindings are cut to
@@ -10,18 +10,7 @@ const LIMIT = 4096;
 const gpu = await testBackend({ maxBindingBytes: LIMIT });
 const cpu = new CpuBackend();
 
-function seq(n: number, seed: number): number[] {
-  return Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 2);
-}
-
-const on = (b: Backend, shape: number[], seed: number) =>
-  tensor(
-    seq(
-      shape.reduce((p, d) => p * d, 1),
-      seed,
-    ),
-    { backend: b, shape },
-  );
+const on = seqTensor;
 
 async function expectSame(got: Tensor, want: Tensor, tol = 1e-5): Promise<void> {
   expect(got.shape).toEqual(want.shape);

@@ -15,7 +15,7 @@ import {
   tensor,
 } from '@statetune/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
-import { testBackend } from './gpu.js';
+import { expectClose, seqTensor, testBackend } from './gpu.js';
 
 // A device whose storage bindings are cut to 4 KiB: every tensor below is larger than one
 // binding, as a 154 MB embedding is on a device with a 128 MiB limit.
@@ -23,31 +23,9 @@ const LIMIT = 4096;
 const gpu = await testBackend({ maxBindingBytes: LIMIT });
 const cpu = new CpuBackend();
 
-function seq(n: number, seed: number): number[] {
-  return Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed) * 2);
-}
-
-async function expectClose(got: Tensor, want: Tensor, tol = 1e-4): Promise<void> {
-  expect(got.shape).toEqual(want.shape);
-  const g = await got.data();
-  const w = await want.data();
-  for (let i = 0; i < w.length; i++) {
-    if (Math.abs(g[i] - w[i]) > tol * (1 + Math.abs(w[i]))) {
-      expect.fail(`element ${i}: ${g[i]} vs ${w[i]}`);
-    }
-  }
-}
-
 describe.skipIf(!gpu)('tensors larger than one storage binding', () => {
   afterAll(() => gpu?.destroy());
-  const on = (b: Backend, n: number[], seed: number) =>
-    tensor(
-      seq(
-        n.reduce((p, d) => p * d, 1),
-        seed,
-      ),
-      { backend: b, shape: n },
-    );
+  const on = seqTensor;
 
   it('the limit is in force', () => {
     expect(gpu!.runtime.maxBindingBytes).toBe(LIMIT);

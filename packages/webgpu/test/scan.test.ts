@@ -147,13 +147,11 @@ interface HostResult {
   grads: Record<InputName, Float32Array | null>;
 }
 
-/** Runs forward (with checkpoints) and backward on the GPU and reads everything back. */
-async function runGpu(scan: WebGpuScan, p: HostScan): Promise<HostResult> {
-  const dev = device as GPUDevice;
-  const alloc = new TestAllocator(dev);
+/** The inputs of `p` uploaded to the device, as the scan kernel takes them. */
+function uploadInputs(dev: GPUDevice, p: HostScan, saveCheckpoints: boolean): ScanGpuInputs {
   const up = (x: Float32Array | null) => (x ? upload(dev, x) : null);
   const x = p.inputs;
-  const gpuInputs: ScanGpuInputs = {
+  return {
     batch: p.batch,
     dim: p.dim,
     seqlen: p.seqlen,
@@ -171,10 +169,17 @@ async function runGpu(scan: WebGpuScan, p: HostScan): Promise<HostResult> {
     stateOffset: up(x.stateOffset),
     stateOffsetBatched: p.offsetBatched,
     deltaSoftplus: p.softplus,
-    saveCheckpoints: true,
+    saveCheckpoints,
   };
+}
+
+/** Runs forward (with checkpoints) and backward on the GPU and reads everything back. */
+async function runGpu(scan: WebGpuScan, p: HostScan): Promise<HostResult> {
+  const dev = device as GPUDevice;
+  const alloc = new TestAllocator(dev);
+  const gpuInputs = uploadInputs(dev, p, true);
   const dy = upload(dev, p.dy);
-  const dLast = up(p.dLast);
+  const dLast = p.dLast ? upload(dev, p.dLast) : null;
   dev.pushErrorScope('validation');
   const enc1 = dev.createCommandEncoder();
   const fwd = scan.forward(enc1, gpuInputs, alloc);
@@ -210,7 +215,9 @@ async function runGpu(scan: WebGpuScan, p: HostScan): Promise<HostResult> {
   const out = {} as Record<InputName, Float32Array | null>;
   for (const name of INPUTS) {
     const g = grads[name as keyof ScanGpuGrads];
-    expect(g === null, `gradient of ${name} present iff the input is`).toBe(x[name] === null);
+    expect(g === null, `gradient of ${name} present iff the input is`).toBe(
+      p.inputs[name] === null,
+    );
     out[name] = g ? await readBack(dev, g, sizes[name]) : null;
   }
   const result = {
@@ -233,33 +240,8 @@ async function runGpuInference(
 ): Promise<{ y: Float32Array; lastState: Float32Array }> {
   const dev = device as GPUDevice;
   const alloc = new TestAllocator(dev);
-  const up = (x: Float32Array | null) => (x ? upload(dev, x) : null);
-  const x = p.inputs;
   const encoder = dev.createCommandEncoder();
-  const fwd = scan.forward(
-    encoder,
-    {
-      batch: p.batch,
-      dim: p.dim,
-      seqlen: p.seqlen,
-      dstate: p.dstate,
-      u: up(x.u) as GPUBuffer,
-      delta: up(x.delta) as GPUBuffer,
-      A: up(x.A) as GPUBuffer,
-      B: up(x.B) as GPUBuffer,
-      C: up(x.C) as GPUBuffer,
-      D: up(x.D),
-      z: up(x.z),
-      deltaBias: up(x.deltaBias),
-      h0: up(x.h0),
-      h0Batched: p.h0Batched,
-      stateOffset: up(x.stateOffset),
-      stateOffsetBatched: p.offsetBatched,
-      deltaSoftplus: p.softplus,
-      saveCheckpoints: false,
-    },
-    alloc,
-  );
+  const fwd = scan.forward(encoder, uploadInputs(dev, p, false), alloc);
   dev.queue.submit([encoder.finish()]);
   expect(fwd.saved).toBeNull();
   expect(fwd.savedSize).toBe(0);

@@ -8,12 +8,7 @@
 @group(0) @binding(4) var<storage, read> P: array<u32>;
 
 // P: rows, cols, srcOff, targetOff, ignoreIndex, outOff (of loss and lse)
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = rowOf(wid, nwg);
-  if (row >= P[0]) { return; }
-  let cols = P[1];
+fn rowMain(row: u32, cols: u32, lid: u32) {
   let base = P[2] + row * cols;
   let l = rowLogSumExp(base, cols, lid);
   if (lid == 0u) {
@@ -22,7 +17,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (t == bitcast<i32>(P[4])) {
       loss[P[5] + row] = 0.0;
     } else if (t < 0 || u32(t) >= cols) {
-      loss[P[5] + row] = bitcast<f32>(0x7fc00000u | (P[0] & 0u));
+      loss[P[5] + row] = bitcast<f32>(0x7fc00000u | (cols & 0u));
     } else {
       loss[P[5] + row] = l - src[base + u32(t)];
     }

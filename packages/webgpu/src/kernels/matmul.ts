@@ -8,9 +8,43 @@ import { WGSL } from '../shaders.gen.js';
  * batches (z = batch). Otherwise each batch is split into blocks of rows (m), columns (n)
  * and depth (k) whose bound ranges fit, the k blocks accumulating into C; this is how a
  * 154 MB embedding used as the LM head multiplies on a device with a 128 MiB binding limit.
+ * With at most MATVEC_MAX_ROWS rows (decoding) a matrix-vector kernel replaces the tiles.
  */
 
 const MAX_BATCH_RANK = 6;
+
+/**
+ * Up to this many rows of C, matvec.wgsl (one invocation per column and 8 rows) runs instead
+ * of the 64x64 tiles, which would compute 64 rows to keep these (a decoding step or a short
+ * prompt against the LM head).
+ */
+export const MATVEC_MAX_ROWS = 16;
+
+type Kernel = ReturnType<GpuRuntime['kernel']>;
+
+/** The kernel for `rows` rows of C and its grid over `cols` columns and `batches` entries. */
+function pick(
+  rt: GpuRuntime,
+  rows: number,
+  cols: number,
+  batches: number,
+): [Kernel, [number, number, number]] {
+  const access = ['write', 'read', 'read'] as const;
+  if (rows <= MATVEC_MAX_ROWS) {
+    const kernel = rt.kernel(
+      'matvec',
+      access,
+      () => `${WGSL['kernels/matmul-common']}\n${WGSL['kernels/matvec']}`,
+    );
+    return [kernel, [Math.ceil(cols / 64), Math.ceil(rows / 8), batches]];
+  }
+  const kernel = rt.kernel(
+    'matmul',
+    access,
+    () => `${WGSL['kernels/matmul-common']}\n${WGSL['kernels/matmul']}`,
+  );
+  return [kernel, [Math.ceil(cols / 64), Math.ceil(rows / 64), batches]];
+}
 
 interface Strided2d {
   readonly off: number;
@@ -51,7 +85,6 @@ export function matmul(rt: GpuRuntime, args: MatmulArgs): GpuData {
   }
   const A = matrixStrides(args.a, args.transA);
   const B = matrixStrides(args.b, args.transB);
-  const kernel = rt.kernel('matmul', ['write', 'read', 'read'], () => WGSL['kernels/matmul']);
   const aData = args.a.data as GpuData;
   const bData = args.b.data as GpuData;
   const limit = rt.maxBindingElements;
@@ -100,11 +133,8 @@ export function matmul(rt: GpuRuntime, args: MatmulArgs): GpuData {
         .list(batchShape, MAX_BATCH_RANK, 1)
         .list(A.batch, MAX_BATCH_RANK)
         .list(B.batch, MAX_BATCH_RANK);
-      rt.dispatch(kernel, [bc, ba, bb], p, [
-        Math.ceil(n / 64),
-        Math.ceil(m / 64),
-        Math.min(65535, batch - b0),
-      ]);
+      const [kernel, groups] = pick(rt, m, n, Math.min(65535, batch - b0));
+      rt.dispatch(kernel, [bc, ba, bb], p, groups);
     }
     return out;
   }
@@ -184,7 +214,8 @@ export function matmul(rt: GpuRuntime, args: MatmulArgs): GpuData {
             .u(0)
             .u(0)
             .list([], MAX_BATCH_RANK * 3);
-          rt.dispatch(kernel, [bc, ba, bb], p, [Math.ceil(cols / 64), Math.ceil(rows / 64), 1]);
+          const [kernel, groups] = pick(rt, rows, cols, 1);
+          rt.dispatch(kernel, [bc, ba, bb], p, groups);
         }
       }
     }

@@ -1,19 +1,9 @@
-// Batched matrix product C = A @ B in 64x64 tiles: 256 invocations, each accumulating a 4x4
-// block in registers from 64x16 and 16x64 tiles staged in workgroup memory. A(i, k) and
-// B(k, j) are read through strides, so transposed operands cost nothing; batch offsets come
-// from the batch shape and strides (0 for a broadcast operand). With `accumulate` the
-// product is added to C (a split over k, for operands larger than one binding).
-
-@group(0) @binding(0) var<storage, read_write> c: array<f32>;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> P: array<u32>;
-
-// P: M, N, K, accumulate, batchRank, aOff, bOff, cOff, aSi, aSk, bSk, bSj, ldc, cBatch,
-//    batchStart, batchShape[6], aBatch[6], bBatch[6]
-const BS: u32 = 15u;
-const AB: u32 = 21u;
-const BB: u32 = 27u;
+// Batched matrix product C = A @ B in 64x64 tiles (after matmul-common.wgsl): 256
+// invocations, each accumulating a 4x4 block in registers from 64x16 and 16x64 tiles staged
+// in workgroup memory. A(i, k) and B(k, j) are read through strides, so transposed operands
+// cost nothing; batch offsets come from the batch shape and strides (0 for a broadcast
+// operand). With `accumulate` the product is added to C (a split over k, for operands larger
+// than one binding).
 
 var<workgroup> As: array<f32, 1024>;
 var<workgroup> Bs: array<f32, 1024>;
@@ -25,16 +15,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let N = P[1];
   let K = P[2];
   let batch = wid.z + P[14];
-  var aOff = bitcast<i32>(P[5]);
-  var bOff = bitcast<i32>(P[6]);
-  var rem = batch;
-  for (var d = i32(P[4]) - 1; d >= 0; d--) {
-    let size = P[BS + u32(d)];
-    let idx = i32(rem % size);
-    rem = rem / size;
-    aOff += idx * bitcast<i32>(P[AB + u32(d)]);
-    bOff += idx * bitcast<i32>(P[BB + u32(d)]);
-  }
+  let offs = batchOffsets(batch);
+  let aOff = offs.x;
+  let bOff = offs.y;
   let aSi = bitcast<i32>(P[8]);
   let aSk = bitcast<i32>(P[9]);
   let bSk = bitcast<i32>(P[10]);
@@ -78,20 +61,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
   }
-  let cOff = P[7] + batch * P[13];
-  let ldc = P[12];
   for (var r = 0u; r < 4u; r++) {
     let i = row0 + lid.y + 16u * r;
     if (i >= M) { continue; }
     for (var s = 0u; s < 4u; s++) {
       let j = col0 + lid.x + 16u * s;
-      if (j >= N) { continue; }
-      let at = cOff + i * ldc + j;
-      if (P[3] != 0u) {
-        c[at] = c[at] + acc[r][s];
-      } else {
-        c[at] = acc[r][s];
-      }
+      if (j < N) { storeC(batch, i, j, acc[r][s]); }
     }
   }
 }

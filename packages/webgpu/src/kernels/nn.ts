@@ -9,7 +9,7 @@ import {
   Params,
 } from '../runtime.js';
 import { WGSL } from '../shaders.gen.js';
-import { bindDense, bindRange, placeholder, rowBlocks } from './bind.js';
+import { type BoundView, bindDense, bindRange, placeholder, rowBlocks } from './bind.js';
 
 /**
  * Fused neural-network kernels over the last axis of contiguous rows (softmax,
@@ -27,6 +27,10 @@ function float32(op: string, ...views: (View | null)[]): void {
   }
 }
 
+/**
+ * A row kernel: rows.wgsl (the entry point and the row reductions), rows-lse.wgsl when the
+ * kernel needs a row's log-sum-exp, then the kernel's own file, which defines `rowMain`.
+ */
 function rowKernel(
   rt: GpuRuntime,
   file: ShaderKey,
@@ -254,6 +258,39 @@ export function rmsNormGrad(
   return { dx, dweight };
 }
 
+/**
+ * Runs conv1d.wgsl: the causal taps of `w` over `x` into `out` (plus `bias`), or with
+ * `reverse` the same taps run backwards in time (the gradient for x, `x` being dy).
+ */
+function convTaps(
+  rt: GpuRuntime,
+  op: string,
+  out: GpuData,
+  x: BoundView,
+  w: BoundView,
+  bias: BoundView | null,
+  [channels, len, width]: [number, number, number],
+  reverse: boolean,
+): void {
+  const kernel = rt.kernel(
+    'conv1d',
+    ['write', 'read', 'read', 'read'],
+    () => WGSL['kernels/conv1d'],
+  );
+  const p = new Params()
+    .u(out.size)
+    .u(channels)
+    .u(len)
+    .u(width)
+    .u(x.off)
+    .u(w.off)
+    .u((bias ?? w).off)
+    .u(bias ? 1 : 0)
+    .u(reverse ? 1 : 0);
+  const bound = [rt.bindAll(out, op), x.bound, w.bound, (bias ?? w).bound];
+  rt.dispatch(kernel, bound, p, grid(out.size));
+}
+
 /** Depthwise causal conv over (batch, channels, len). */
 export function conv1d(
   rt: GpuRuntime,
@@ -272,22 +309,8 @@ export function conv1d(
   if (n === 0) return y;
   const bx = bindDense(rt, x, n, op);
   const bw = bindDense(rt, weight, channels * width, op);
-  const bb = bias ? bindDense(rt, bias, channels, op) : bw;
-  const kernel = rt.kernel(
-    'conv1d',
-    ['write', 'read', 'read', 'read'],
-    () => WGSL['kernels/conv1d'],
-  );
-  const p = new Params()
-    .u(n)
-    .u(channels)
-    .u(len)
-    .u(width)
-    .u(bx.off)
-    .u(bw.off)
-    .u(bb.off)
-    .u(bias ? 1 : 0);
-  rt.dispatch(kernel, [rt.bindAll(y, op), bx.bound, bw.bound, bb.bound], p, grid(n));
+  const bb = bias ? bindDense(rt, bias, channels, op) : null;
+  convTaps(rt, op, y, bx, bw, bb, [channels, len, width], false);
   return y;
 }
 
@@ -317,13 +340,8 @@ export function conv1dGrad(
   const bx = bindDense(rt, x, n, op);
   const bw = bindDense(rt, weight, channels * width, op);
   const bg = bindDense(rt, dy, n, op);
-  const kx = rt.kernel(
-    'conv1d-grad-x',
-    ['write', 'read', 'read'],
-    () => WGSL['kernels/conv1d-grad-x'],
-  );
-  const px = new Params().u(n).u(channels).u(len).u(width).u(bw.off).u(bg.off);
-  rt.dispatch(kx, [rt.bindAll(dx, op), bw.bound, bg.bound], px, grid(n));
+  // dx is the conv of dy with the taps reversed in time.
+  convTaps(rt, op, dx, bg, bw, null, [channels, len, width], true);
   const scratch = dbias ?? placeholder(rt);
   const kw = rt.kernel(
     'conv1d-grad-w',

@@ -9,12 +9,7 @@
 @group(0) @binding(5) var<storage, read> P: array<u32>;
 
 // P: rows, cols, srcOff, wOff, hasWeight, rstdOff, dyOff, dxOff
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = rowOf(wid, nwg);
-  if (row >= P[0]) { return; }
-  let cols = P[1];
+fn rowMain(row: u32, cols: u32, lid: u32) {
   let base = P[2] + row * cols;
   let gb = P[6] + row * cols;
   let s = rstd[P[5] + row];

@@ -1,11 +1,18 @@
-// Workgroup reductions shared by the row kernels (softmax, cross-entropy, RMSNorm): one
-// workgroup of 64 invocations per row, partial results combined in a fixed tree.
+// The entry point and workgroup reductions shared by the row kernels (softmax, cross-entropy,
+// RMSNorm and their gradients), prepended to each by nn.ts: one workgroup of 64 invocations
+// per row, partial results combined in a fixed tree. A row kernel declares its bindings (the
+// parameters `P` start with the row count and the row length) and
+// `fn rowMain(row: u32, cols: u32, lid: u32)`, which `main` calls for each row in range.
 
 const WG: u32 = 64u;
 var<workgroup> red: array<f32, 64>;
 
-fn rowOf(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return wid.x + wid.y * nwg.x;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= P[0]) { return; }
+  rowMain(row, P[1], lid);
 }
 
 fn rowSum(v: f32, lid: u32) -> f32 {

@@ -6,12 +6,7 @@
 @group(0) @binding(3) var<storage, read> P: array<u32>;
 
 // P: rows, cols, yOff, dyOff, outOff
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = rowOf(wid, nwg);
-  if (row >= P[0]) { return; }
-  let cols = P[1];
+fn rowMain(row: u32, cols: u32, lid: u32) {
   let yb = P[2] + row * cols;
   let gb = P[3] + row * cols;
   var part = 0.0;

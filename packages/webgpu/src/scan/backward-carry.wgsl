@@ -14,27 +14,21 @@
 fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let N = S.dstate;
   let L = S.seqlen;
-  let n = lane % NPAD;
-  let d = wid.x * CH + lane / NPAD;
+  let q = cell_of(lane, wid);
   let seg = wid.y + 1u;
-  let b = wid.z;
-  let valid = n < N && d < S.dim;
-  let dc = min(d, S.dim - 1u);
-  let nc = min(n, N - 1u);
-  let bd = b * S.dim + dc;
-  let Ad = select(0.0, work[S.off_A + dc * N + nc], valid);
-  let t0 = seg * S.seg_chunks * CHUNK;
-  let t1 = min(L, t0 + S.seg_chunks * CHUNK);
+  let steps = segment_steps(seg);
+  let t0 = steps.x;
+  let t1 = steps.y;
   var g = 0.0;
   var P = 1.0;
   for (var t = t1; t > t0; t--) {
-    let row = bd * L + t - 1u;
-    let a = exp(dt_of(dtv[row]) * Ad);
-    g = (g + dyz[row] * Cm[(b * N + nc) * L + t - 1u]) * a;
+    let row = q.bd * L + t - 1u;
+    let a = exp(dt_of(dtv[row]) * q.A);
+    g = (g + dyz[row] * Cm[(q.b * N + q.nc) * L + t - 1u]) * a;
     P *= a;
   }
-  if (valid) {
-    let at = S.off_sum + ((bd * S.n_seg + seg) * N + n) * 2u;
+  if (q.valid) {
+    let at = S.off_sum + ((q.bd * S.n_seg + seg) * N + q.n) * 2u;
     work[at] = P;
     work[at + 1u] = g;
   }

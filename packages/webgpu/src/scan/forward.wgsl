@@ -20,62 +20,54 @@
 fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let N = S.dstate;
   let L = S.seqlen;
-  let n = lane % NPAD;
-  let d = wid.x * CH + lane / NPAD;
+  let q = cell_of(lane, wid);
   let seg = wid.y;
-  let b = wid.z;
-  let valid = n < N && d < S.dim;
-  // Padding lanes read clamped (in-bounds) addresses and keep a zero state.
-  let dc = min(d, S.dim - 1u);
-  let nc = min(n, N - 1u);
-  let bd = b * S.dim + dc;
-  let Ad = select(0.0, work[S.off_A + dc * N + nc], valid);
   var off = 0.0;
   if (has(F_OFF)) {
-    let row = select(dc, bd, has(F_OFF_BATCHED));
-    off = work[S.off_off + row * N + nc];
+    let row = select(q.dc, q.bd, has(F_OFF_BATCHED));
+    off = work[S.off_off + row * N + q.nc];
   }
   var Dd = 0.0;
   if (has(F_D)) {
-    Dd = work[S.off_D + dc];
+    Dd = work[S.off_D + q.dc];
   }
   var bias = 0.0;
   if (has(F_BIAS)) {
-    bias = work[S.off_bias + dc];
+    bias = work[S.off_bias + q.dc];
   }
 
   var h = 0.0;
   if (has(F_H0)) {
-    let row = select(dc, bd, has(F_H0_BATCHED));
-    h = work[S.off_h0 + row * N + nc];
+    let row = select(q.dc, q.bd, has(F_H0_BATCHED));
+    h = work[S.off_h0 + row * N + q.nc];
   }
   // Carry the segments before this one (forward-carry.wgsl).
   for (var s = 0u; s < seg; s++) {
-    let at = S.off_sum + ((bd * S.n_seg + s) * N + nc) * 2u;
+    let at = S.off_sum + ((q.bd * S.n_seg + s) * N + q.nc) * 2u;
     h = work[at] * h + work[at + 1u];
   }
-  h = select(0.0, h, valid);
+  h = select(0.0, h, q.valid);
 
   let c0 = seg * S.seg_chunks;
   let c1 = min(S.n_chunks, c0 + S.seg_chunks);
   let plane = S.batch * S.dim * N;
   var par = 0u;
   for (var c = c0; c < c1; c++) {
-    if (has(F_SAVE) && valid) {
-      states[c * plane + (b * S.dim + d) * N + n] = h;
+    if (has(F_SAVE) && q.valid) {
+      states[c * plane + (q.b * S.dim + q.d) * N + q.n] = h;
     }
     let t0 = c * CHUNK;
     let t1 = min(L, t0 + CHUNK);
     for (var t = t0; t < t1; t++) {
-      let row = bd * L + t;
+      let row = q.bd * L + t;
       let uu = u[row];
       let dt = dt_of(delta[row] + bias);
-      let bc = (b * N + nc) * L + t;
-      h = exp(dt * Ad) * h + dt * Bm[bc] * uu;
-      let out = select(0.0, Cm[bc] * (h + off), valid);
+      let bc = (q.b * N + q.nc) * L + t;
+      h = exp(dt * q.A) * h + dt * Bm[bc] * uu;
+      let out = select(0.0, Cm[bc] * (h + off), q.valid);
       let r = reduce_state(vec4<f32>(out, 0.0, 0.0, 0.0), lane, par);
       par ^= 1u;
-      if (n == 0u && d < S.dim) {
+      if (q.n == 0u && q.d < S.dim) {
         var yt = r.x + Dd * uu;
         if (has(F_Z)) {
           yt *= silu(z[row]);
@@ -84,7 +76,7 @@ fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) wid: 
       }
     }
   }
-  if (seg + 1u == S.n_seg && valid) {
-    states[S.last_slot * plane + (b * S.dim + d) * N + n] = h;
+  if (seg + 1u == S.n_seg && q.valid) {
+    states[S.last_slot * plane + (q.b * S.dim + q.d) * N + q.n] = h;
   }
 }

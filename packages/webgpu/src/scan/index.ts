@@ -48,6 +48,13 @@ const MAX_PARTIAL_BYTES = 256 * 2 ** 20;
 /** Uniform buffers kept for reuse (same shapes and flags give the same parameters). */
 const MAX_CACHED_UNIFORMS = 256;
 
+/** The kernels that take their state element from cell.wgsl (one time segment per workgroup). */
+const CELL_KERNELS: ReadonlySet<ScanShaderPart> = new Set([
+  'forward',
+  'forward-carry',
+  'backward-carry',
+]);
+
 // GPUBufferUsage, numerically, so that Node needs no globals.
 const USAGE_STORAGE = 0x80;
 const USAGE_UNIFORM = 0x40;
@@ -698,6 +705,7 @@ export class WebGpuScan {
   private channelKernel(name: ScanShaderPart, plan: Plan, reduces: boolean): GPUComputePipeline {
     const constants: Record<string, number> = { NPAD: plan.npad, CH: plan.ch };
     let parts: ScanShaderPart[] = ['common', 'geometry', name];
+    if (CELL_KERNELS.has(name)) parts = ['common', 'geometry', 'cell', name];
     if (reduces && this.subgroups) {
       parts = ['reduce-subgroup', ...parts];
       constants.SGW = Math.min(plan.npad, this.subgroupMin);

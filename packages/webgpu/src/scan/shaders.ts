@@ -4,6 +4,7 @@ import { WGSL } from '../shaders.gen.js';
 export type ScanShaderPart =
   | 'common'
   | 'geometry'
+  | 'cell'
   | 'reduce-subgroup'
   | 'reduce-workgroup'
   | 'forward-carry'
