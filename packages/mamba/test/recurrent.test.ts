@@ -325,3 +325,27 @@ describe('MambaCache', () => {
     expect(() => c.select([3])).toThrow(/out of range/);
   });
 });
+
+describe('lastLogitsOnly', () => {
+  it('gives the last position of the full forward, with and without prefix embeddings', () => {
+    const m = model(3);
+    const ids = randomIds(2, 6, 11);
+    const prefix = small([3, dModel], 12);
+    noGrad(() => {
+      for (const prefixEmbeds of [null, prefix]) {
+        const full = m.forward({ inputIds: ids, prefixEmbeds }).logits;
+        const last = m.forward({ inputIds: ids, prefixEmbeds, lastLogitsOnly: true }).logits;
+        expect(last.shape).toEqual([2, 1, vocabSize]);
+        const want = values(full.narrow(1, full.shape[1] - 1, 1).contiguous());
+        expect(relErr(values(last), want)).toBeLessThan(1e-6);
+      }
+    });
+  });
+
+  it('refuses labels, since it computes no loss', () => {
+    const ids = randomIds(1, 4, 5);
+    expect(() => model().forward({ inputIds: ids, labels: ids, lastLogitsOnly: true })).toThrow(
+      /lastLogitsOnly gives no loss/,
+    );
+  });
+});

@@ -132,5 +132,5 @@ export {
 export { SGD, type SgdOptions } from './optim/sgd.js';
 export { optimizerStateFromTensors, optimizerStateToTensors } from './optim/state-file.js';
 export { defaultGenerator, Generator, type GeneratorState, manualSeed } from './random.js';
-export { broadcastShapes, type Shape } from './shape.js';
+export { broadcastShapes, coalesce, type Shape } from './shape.js';
 export { type GradNode, type NestedArray, Storage, Tensor } from './tensor.js';

@@ -127,3 +127,33 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * Merges neighbouring axes that every operand steps through contiguously and drops axes of
+ * size 1, so that loops run over as few axes as possible. `strides` holds one stride list per
+ * operand, each as long as `shape`; the result has the merged shape and each operand's
+ * strides on it. Backends use it to turn strided views into the fewest loop axes.
+ */
+export function coalesce(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k][last] === s[i] * shape[i])) {
+      outShape[last] *= shape[i];
+      strides.forEach((s, k) => {
+        outStrides[k][last] = s[i];
+      });
+    } else {
+      outShape.push(shape[i]);
+      strides.forEach((s, k) => {
+        outStrides[k].push(s[i]);
+      });
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}

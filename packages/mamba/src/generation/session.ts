@@ -93,8 +93,9 @@ export class DecodeSession {
             prefixEmbeds: groupPrefix,
             adapterRows: members.map((i) => rowsOf[i]),
             returnCache: true,
+            lastLogitsOnly: true,
           });
-          const last = logits.select(1, logits.shape[1] - 1).contiguous();
+          const last = logits.select(1, 0).contiguous();
           return { last, cache: cache as MambaCache };
         }),
       );

@@ -1,5 +1,8 @@
 import type { View } from '../backend.js';
 import type { HostArray } from '../dtype.js';
+import { coalesce } from '../shape.js';
+
+export { coalesce };
 
 /**
  * Elementwise loops over strided views, compiled once per expression. The loop walks the
@@ -18,34 +21,6 @@ export interface Operand {
 /** The operand of a view (the CPU backend's data handles are the typed arrays themselves). */
 export function operand(v: View): Operand {
   return { array: v.data as HostArray, offset: v.offset, strides: v.strides };
-}
-
-/**
- * Merges neighbouring axes that every operand steps through contiguously and drops axes of
- * size 1, so that loops run over as few axes as possible.
- */
-export function coalesce(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, k) => outStrides[k][last] === s[i] * shape[i])) {
-      outShape[last] *= shape[i];
-      strides.forEach((s, k) => {
-        outStrides[k][last] = s[i];
-      });
-    } else {
-      outShape.push(shape[i]);
-      strides.forEach((s, k) => {
-        outStrides[k].push(s[i]);
-      });
-    }
-  }
-  return { shape: outShape, strides: outStrides };
 }
 
 /** A compiled loop: writes `expr(inputs)` into the output for every index of `shape`. */

@@ -1,4 +1,4 @@
-import { TensorError } from '@statetune/tensor';
+import { coalesce, TensorError } from '@statetune/tensor';
 import { type GpuData, type GpuRuntime, Params } from '../runtime.js';
 
 /**
@@ -10,39 +10,14 @@ import { type GpuData, type GpuRuntime, Params } from '../runtime.js';
 /** Most axes a strided kernel takes after merging. */
 export const MAX_RANK = 8;
 
+/** Axis merging is the tensor core's, so both backends see the same loop axes. */
+export { coalesce };
+
 /** A strided operand: buffer, first element and per-axis strides (elements). */
 export interface StridedOperand {
   readonly data: GpuData;
   readonly offset: number;
   readonly strides: readonly number[];
-}
-
-/**
- * Merges neighbouring axes that every operand steps through contiguously and drops axes of
- * size 1 (the same rule as the CPU loops).
- */
-export function coalesce(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, k) => outStrides[k][last] === s[i] * shape[i])) {
-      outShape[last] *= shape[i];
-      strides.forEach((s, k) => {
-        outStrides[k][last] = s[i];
-      });
-    } else {
-      outShape.push(shape[i]);
-      strides.forEach((s, k) => {
-        outStrides[k].push(s[i]);
-      });
-    }
-  }
-  return { shape: outShape, strides: outStrides };
 }
 
 /** Lowest and one-past-highest element a view touches. */
