@@ -11,9 +11,7 @@ export default defineConfig({
   target: 'es2022',
   platform: 'neutral',
   external: [/^node:/, /^@statetune\//],
-  esbuildOptions(options, { format }) {
-    // `import.meta` is a syntax error in CommonJS. The sources use `import.meta.url` only as
-    // the base of `createRequire` (src/node/package-paths.ts), which takes a path as well.
-    if (format === 'cjs') options.define = { ...options.define, 'import.meta.url': '__filename' };
-  },
+  // `import.meta.url` (src/node/package-paths.ts) is a syntax error in CommonJS: tsup's shims
+  // give the CommonJS build a file URL built from `__filename` instead.
+  shims: true,
 });

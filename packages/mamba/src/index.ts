@@ -28,7 +28,6 @@ export {
   MambaForCausalLM,
   MambaModel,
   type MambaModelOptions,
-  TokenEmbedding,
   type TokenIds,
 } from './model/causal-lm.js';
 export { MambaModelError } from './model/errors.js';

@@ -115,3 +115,14 @@ export function uniform(rand: () => number, length: number, lo: number, hi: numb
   for (let i = 0; i < length; i++) out[i] = lo + (hi - lo) * rand();
   return out;
 }
+
+/**
+ * `length` float32 values uniform in [-1, 1) from {@link randomUint32}, so failures reproduce;
+ * `shared` puts them in a SharedArrayBuffer (memory the CPU workers read in place).
+ */
+export function randomFloats(length: number, seed: number, shared = false): Float32Array {
+  const x = shared ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length);
+  const next = randomUint32(seed);
+  for (let i = 0; i < length; i++) x[i] = next() / 2 ** 31 - 1;
+  return x;
+}

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 
-// The only use of `import.meta.url` in the package: the CommonJS build replaces it with
-// `__filename` (tsup.config.ts), which `createRequire` takes as well.
+// The only use of `import.meta.url` in the package; tsup's shims provide it in the CommonJS
+// build (tsup.config.ts).
 const requireHere = createRequire(import.meta.url);
 
 /**

@@ -72,10 +72,5 @@ export class CheckpointValidationError extends CheckpointError {
  */
 export function asCheckpointError(error: unknown, file: string): unknown {
   if (!(error instanceof SafetensorsError)) return error;
-  // The core prefixes its messages with the file name; keep only the problem.
-  const prefix = `${file}: `;
-  const problem = error.message.startsWith(prefix)
-    ? error.message.slice(prefix.length)
-    : error.message;
-  return new CheckpointError(file, problem, { cause: error });
+  return new CheckpointError(file, error.problem, { cause: error });
 }

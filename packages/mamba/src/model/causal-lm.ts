@@ -2,7 +2,7 @@ import {
   type Backend,
   concat,
   crossEntropy,
-  embedding,
+  Embedding,
   Generator,
   Linear,
   linear,
@@ -10,10 +10,8 @@ import {
   ModuleList,
   noGrad,
   RMSNorm,
-  randn,
   type Tensor,
   tensor,
-  zeros,
 } from '@statetune/tensor';
 import { type Checkpoint, validateCheckpoint } from '../checkpoint/index.js';
 import type { MambaConfig } from '../config.js';
@@ -33,30 +31,6 @@ export interface MambaModelOptions {
    * embedding starts at zeros), for weights that are about to be overwritten.
    */
   readonly init?: 'random' | 'none';
-}
-
-/**
- * The token embedding (vocab, dModel), as `torch.nn.Embedding` stores it, drawn
- * N(0, 0.02^2) as Mamba initialises it (drawn once at that scale, which matters for a
- * 50k-row table).
- */
-export class TokenEmbedding extends Module {
-  readonly weight: Tensor;
-
-  constructor(vocab: number, dModel: number, options: MambaModelOptions = {}) {
-    super();
-    this.weight = this.registerParameter(
-      'weight',
-      options.init === 'none'
-        ? zeros([vocab, dModel])
-        : randn([vocab, dModel], { std: 0.02, generator: options.generator }),
-    );
-  }
-
-  /** Rows for int32 ids of any shape: (...ids, dModel). */
-  forward(ids: Tensor): Tensor {
-    return embedding(this.weight, ids);
-  }
 }
 
 /** Inputs of {@link MambaForCausalLM.forward}. */
@@ -138,7 +112,7 @@ export class MambaBlock extends Module {
 /** The backbone: embeddings, the blocks and the final norm (Hugging Face `MambaModel`). */
 export class MambaModel extends Module {
   /** Token embedding (vocabSize, dModel). */
-  readonly embeddings: TokenEmbedding;
+  readonly embeddings: Embedding;
   /** The blocks, `layers.{i}`. */
   readonly layers: ModuleList<MambaBlock>;
   /** The final RMSNorm. */
@@ -148,7 +122,12 @@ export class MambaModel extends Module {
     super();
     this.embeddings = this.registerModule(
       'embeddings',
-      new TokenEmbedding(config.vocabSize, config.dModel, options),
+      // N(0, 0.02^2) as Mamba initialises it, drawn once at that scale.
+      new Embedding(config.vocabSize, config.dModel, {
+        std: 0.02,
+        generator: options.generator,
+        init: options.init === 'none' ? 'zeros' : 'default',
+      }),
     );
     this.layers = this.registerModule(
       'layers',

@@ -56,6 +56,8 @@ export interface SafetensorsHeader {
 export class SafetensorsError extends Error {
   /** The file name, or `'<buffer>'` for bytes that did not come from a named file. */
   readonly source: string;
+  /** What is wrong and what was expected, without the source (the message is `source: problem`). */
+  readonly problem: string;
 
   /**
    * @param source - The file name, or `'<buffer>'`.
@@ -65,6 +67,7 @@ export class SafetensorsError extends Error {
     super(`${source}: ${problem}`, options);
     this.name = 'SafetensorsError';
     this.source = source;
+    this.problem = problem;
   }
 }
 

@@ -91,13 +91,21 @@ export class Linear extends Module {
 export class Embedding extends Module {
   readonly weight: Tensor;
 
-  constructor(num: number, dim: number, options: LayerOptions = {}) {
+  /**
+   * @param options - `std`: the standard deviation of the N(0, std^2) initial values
+   *   (default 1, as `torch.nn.Embedding`; Mamba and GPT-style models use 0.02).
+   */
+  constructor(num: number, dim: number, options: LayerOptions & { std?: number } = {}) {
     super();
     positiveInt('Embedding', 'num', num);
     positiveInt('Embedding', 'dim', dim);
+    const std = options.std ?? 1;
+    if (!(std >= 0 && Number.isFinite(std))) {
+      throw new TensorError('Embedding', `std must be a finite number >= 0, got ${std}`);
+    }
     const weight = checkInit('Embedding', options)
       ? zeros([num, dim], { dtype: options.dtype })
-      : randn([num, dim], { dtype: options.dtype, generator: options.generator });
+      : randn([num, dim], { std, dtype: options.dtype, generator: options.generator });
     this.weight = this.registerParameter('weight', weight);
   }
 

@@ -4,6 +4,7 @@ import { createMatmulF32Kernel } from '../../src/cpu/matmul-kernel.js';
 import { buildMatmulWasm } from '../../src/cpu/matmul-wasm.js';
 import { poolStats, setCpuThreads, shutdownPool } from '../../src/cpu/pool.js';
 import { TensorError } from '../../src/errors.js';
+import { randomFloats } from '../helpers.js';
 
 // Every kernel is checked against a naive float64 triple loop on the same (float32-exact)
 // inputs, by the norm-wise relative error ||got - expected|| / ||expected||.
@@ -16,19 +17,6 @@ const TRANS: readonly [boolean, boolean][] = [
   [false, true],
   [true, true],
 ];
-
-/** Deterministic values in [-1, 1) (mulberry32), so failures reproduce. */
-function random(length: number, seed: number, shared = false): Float32Array {
-  const x = shared ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length);
-  let s = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    x[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 interface Case {
   m: number;
@@ -74,8 +62,8 @@ function relError(got: ArrayLike<number>, gotOffset: number, expected: Float64Ar
 
 /** Operand arrays big enough for the case's offsets, plus one spare element. */
 function operands(c: Case, seed: number, shared = false) {
-  const a = random(Math.max(0, ...c.aOffsets) + c.m * c.k + 1, seed, shared);
-  const b = random(Math.max(0, ...c.bOffsets) + c.k * c.n + 1, seed + 1, shared);
+  const a = randomFloats(Math.max(0, ...c.aOffsets) + c.m * c.k + 1, seed, shared);
+  const b = randomFloats(Math.max(0, ...c.bOffsets) + c.k * c.n + 1, seed + 1, shared);
   return { a, b };
 }
 
@@ -147,7 +135,7 @@ describe('matmulF32 on one thread', () => {
       7,
     );
     const out = new Float32Array(4).fill(SENTINEL);
-    const a = random(8, 1);
+    const a = randomFloats(8, 1);
     matmulF32(out, 0, a, [0], false, a, [0], false, 0, 4, 2);
     matmulF32(out, 0, a, [0], false, a, [0], false, 4, 0, 2);
     matmulF32(out, 0, a, [], false, a, [], false, 4, 4, 2);

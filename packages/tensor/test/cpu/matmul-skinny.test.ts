@@ -3,24 +3,12 @@ import { matmulF32, setSkinnyMatmul } from '../../src/cpu/matmul.js';
 import { createMatmulF32Kernel } from '../../src/cpu/matmul-kernel.js';
 import { buildMatmulWasm } from '../../src/cpu/matmul-wasm.js';
 import { poolStats, setCpuThreads, shutdownPool } from '../../src/cpu/pool.js';
+import { randomFloats } from '../helpers.js';
 
 // The few-row path of matmulF32 (m <= 8) against the packed path it replaces and a float64
 // reference: both orientations of each operand, batches with broadcast (stride-0) operands,
 // k off the SIMD width, n below and across the chunk sizes, and the same bits whatever the
 // thread count or column split.
-
-/** Deterministic values in [-1, 1) (mulberry32). */
-function random(length: number, seed: number, shared = false): Float32Array {
-  const x = shared ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length);
-  let s = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    x[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 interface Case {
   m: number;
@@ -60,8 +48,8 @@ function run(c: Case, a: Float32Array, b: Float32Array, skinny: boolean): Float3
 }
 
 function operands(c: Case, seed: number, shared = false) {
-  const a = random(Math.max(...c.aOffsets) + c.m * c.k + 1, seed, shared);
-  const b = random(Math.max(...c.bOffsets) + c.k * c.n + 1, seed + 1, shared);
+  const a = randomFloats(Math.max(...c.aOffsets) + c.m * c.k + 1, seed, shared);
+  const b = randomFloats(Math.max(...c.bOffsets) + c.k * c.n + 1, seed + 1, shared);
   return { a, b };
 }
 
@@ -178,8 +166,8 @@ describe('matmulF32 with few rows (the skinny path), one thread', () => {
     const eng = kernel.createEngine(buildMatmulWasm());
     for (const transB of [true, false]) {
       const [m, n, k] = [4, 1100, 90];
-      const a = random(m * k, 8);
-      const b = random(n * k, 9);
+      const a = randomFloats(m * k, 8);
+      const b = randomFloats(n * k, 9);
       const whole = new Float32Array(m * n);
       kernel.skinnyTile(eng, whole, 0, a, 0, false, b, 0, transB, m, n, k, 0, n);
       const parts = new Float32Array(m * n).fill(SENTINEL);

@@ -10,7 +10,7 @@ import {
   TensorError,
 } from '../../src/index.js';
 import type { LayerInit } from '../../src/nn/layers.js';
-import { values } from '../helpers.js';
+import { relErr, values } from '../helpers.js';
 
 const allZero = (t: Tensor) => values(t).every((v) => v === 0);
 
@@ -84,5 +84,21 @@ describe("init: 'zeros'", () => {
     expect(() => new Conv1d(2, 2, { init: bad })).toThrow(/Conv1d/);
     expect(() => new Embedding(2, 2, { init: bad })).toThrow(/Embedding/);
     expect(() => new RMSNorm(2, { init: bad })).toThrow(/RMSNorm/);
+  });
+});
+
+describe('Embedding std', () => {
+  it('draws N(0, std^2): the N(0, 1) draw of the same stream, scaled', () => {
+    const scaled = new Embedding(50, 8, { std: 0.02, generator: new Generator(7) });
+    const unit = new Embedding(50, 8, { generator: new Generator(7) });
+    const want = values(unit.weight).map((v) => v * 0.02);
+    const got = values(scaled.weight);
+    expect(relErr(got, want)).toBeLessThan(1e-6);
+    expect(got.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('refuses a negative or non-finite std', () => {
+    expect(() => new Embedding(4, 2, { std: -1 })).toThrow(/std must be a finite number >= 0/);
+    expect(() => new Embedding(4, 2, { std: Number.NaN })).toThrow(TensorError);
   });
 });
