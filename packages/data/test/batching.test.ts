@@ -50,7 +50,10 @@ describe('collate', () => {
     expect(b.ids).toEqual(['e0', 'e1', 'e2']);
     expect(collate(examples(3), { padToMultipleOf: 8, padId: 1 }).shape).toEqual([3, 16]);
     expect(collate(examples(3), { padToMultipleOf: 3 }).shape).toEqual([3, 9]);
-    expect(collate(examples(1), { padId: 1 }).inputIds.every((v) => v !== 0)).toBe(true);
+    // padId fills the padding of the inputs; labels still pad with -100.
+    const padded = collate(examples(2), { padId: 1 });
+    expect(Array.from(padded.inputIds.subarray(0, 9))).toEqual([1, 2, 1, 1, 1, 1, 1, 1, 1]);
+    expect(Array.from(padded.labels.subarray(0, 9))).toEqual([-100, 5, ...Array(7).fill(-100)]);
     expect(() => collate([])).toThrow(/no examples/);
   });
 });

@@ -55,12 +55,19 @@ describe('GLUE metrics (hand-computed)', () => {
   });
 
   it('glueMetric returns the keys evaluate returns per task', () => {
+    // The values are the hand-computed ones above: accuracy 1/2, F1 2/3, Matthews -1/3.
     expect(glueMetric('cola', preds, refs)).toEqual({
-      matthews_correlation: matthewsCorrelation(preds, refs),
+      matthews_correlation: expect.closeTo(-1 / 3, 15),
     });
-    expect(Object.keys(glueMetric('mrpc', preds, refs))).toEqual(['accuracy', 'f1']);
-    expect(Object.keys(glueMetric('qqp', preds, refs))).toEqual(['accuracy', 'f1']);
-    expect(Object.keys(glueMetric('stsb', [1, 2, 3], [1, 3, 2]))).toEqual(['pearson', 'spearmanr']);
+    for (const t of ['mrpc', 'qqp'] as GlueTask[]) {
+      const m = glueMetric(t, preds, refs);
+      expect(Object.keys(m)).toEqual(['accuracy', 'f1']);
+      expect(m).toEqual({ accuracy: 0.5, f1: expect.closeTo(2 / 3, 15) });
+    }
+    // [1,2,3] vs [1,3,2]: sxy = 1, sxx = syy = 2 -> Pearson 1/2; no ties, so Spearman is 1/2 too.
+    const stsb = glueMetric('stsb', [1, 2, 3], [1, 3, 2]);
+    expect(Object.keys(stsb)).toEqual(['pearson', 'spearmanr']);
+    expect(stsb).toEqual({ pearson: expect.closeTo(0.5, 14), spearmanr: expect.closeTo(0.5, 14) });
     for (const t of ['rte', 'sst2', 'qnli', 'mnli', 'wnli'] as GlueTask[]) {
       expect(glueMetric(t, preds, refs)).toEqual({ accuracy: 0.5 });
     }

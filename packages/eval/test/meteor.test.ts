@@ -29,6 +29,9 @@ const wordnet = loadWordNet();
 
 describe.skipIf(!V)('NLTK meteor.doctest vectors', () => {
   const cases: [number, MeteorCase][] = V ? V.cases.map((c, i) => [i, c]) : [];
+  it('the vector file lists cases', () => {
+    expect(cases.length).toBeGreaterThan(0);
+  });
   it.each(cases)('case %i', (_i, c) => {
     const score = meteorScore(
       c.references.map((r) => r.split(' ')),

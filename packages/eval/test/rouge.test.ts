@@ -51,24 +51,32 @@ function readlines(name: string): string[] {
 
 function expectScore(got: RougeScore, want: Partial<RougeScore>, places?: number): void {
   const tol = places === undefined ? 1e-12 : 0.5 * 10 ** -places;
+  let checked = 0;
   for (const k of ['precision', 'recall', 'fmeasure'] as const) {
     if (want[k] === undefined) continue;
+    checked++;
     expect(Math.abs(got[k] - want[k]!), `${k}: got ${got[k]}, want ${want[k]}`).toBeLessThanOrEqual(
       tol,
     );
   }
+  // A vector without any of the three values would check nothing.
+  expect(checked, 'expected values in the vector').toBeGreaterThan(0);
 }
 
 describe.skipIf(!V)('rouge_score test vectors (google-research rouge_scorer_test)', () => {
   const v = V!;
   it('simple cases', () => {
+    expect(v.simple_cases.length).toBeGreaterThan(0);
     for (const c of v.simple_cases) {
       const scores = new RougeScorer(c.types).score(c.target, c.prediction);
+      expect(c.types.length).toBeGreaterThan(0);
       for (const t of c.types) expectScore(scores[t as 'rouge1'], c.expected[t], c.places);
     }
   });
 
   it('valid and invalid ROUGE types', () => {
+    expect(v.valid_rouge_types.length).toBeGreaterThan(0);
+    expect(v.invalid_rouge_types.length).toBeGreaterThan(0);
     for (const t of v.valid_rouge_types) expect(isRougeType(t)).toBe(true);
     for (const t of v.invalid_rouge_types) {
       expect(isRougeType(t)).toBe(false);
@@ -81,6 +89,7 @@ describe.skipIf(!V)('rouge_score test vectors (google-research rouge_scorer_test
     const targets = readlines(c.files.target);
     const predictions = readlines(c.files.prediction);
     expect(targets.length).toBe(predictions.length);
+    expect(c.cases.length).toBeGreaterThan(0);
     for (const k of c.cases) {
       const s = new RougeScorer([k.type], { useStemmer: k.stemmer }).score(
         targets[k.line],

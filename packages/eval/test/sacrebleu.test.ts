@@ -85,6 +85,7 @@ describe.skipIf(!V)('sacreBLEU test vectors (mjpost/sacrebleu test suite)', () =
   const v = V!;
   it('corpus_bleu cases', () => {
     const c = v.corpus_bleu;
+    expect(c.cases.length).toBeGreaterThan(0);
     for (const k of c.cases) {
       const hyps = k.hypotheses_override ?? c.hypotheses;
       const s = corpusBleu(hyps, c.references, {
@@ -97,6 +98,7 @@ describe.skipIf(!V)('sacreBLEU test vectors (mjpost/sacrebleu test suite)', () =
 
   it('corpus_bleu with max n-gram order 1..6 (two decimals)', () => {
     const c = v.corpus_bleu_max_ngram_order;
+    expect(c.cases.length).toBeGreaterThan(0);
     for (const k of c.cases) {
       const s = corpusBleu(c.hypotheses, c.references, { maxNgramOrder: k.max_ngram_order });
       expect(s.score.toFixed(2)).toBe(k.expected);
@@ -105,6 +107,7 @@ describe.skipIf(!V)('sacreBLEU test vectors (mjpost/sacrebleu test suite)', () =
 
   it('raw_corpus_bleu (tokenize none, floor smoothing, effective order)', () => {
     const c = v.raw_corpus_bleu;
+    expect(c.cases.length).toBeGreaterThan(0);
     for (const k of c.cases) {
       const s = corpusBleu(k.hypotheses, k.references, {
         tokenize: 'none',
@@ -119,11 +122,13 @@ describe.skipIf(!V)('sacreBLEU test vectors (mjpost/sacrebleu test suite)', () =
   it('n-gram statistics', () => {
     const c = v.ngram_statistics;
     const st = bleuStatistics(c.hypotheses, c.references, { tokenize: c.tokenize });
+    expect(c.expected_counts.length).toBeGreaterThan(0);
     expect(st.correct).toEqual(c.expected_counts);
     expect(st.total).toEqual(c.expected_totals);
   });
 
   it('compute_bleu from statistics (exp smoothing)', () => {
+    expect(v.compute_bleu_from_stats.cases.length).toBeGreaterThan(0);
     for (const k of v.compute_bleu_from_stats.cases) {
       const s = computeBleuFromStats(
         { correct: k.correct, total: k.total, sysLen: k.sys_len, refLen: k.ref_len },
@@ -134,6 +139,7 @@ describe.skipIf(!V)('sacreBLEU test vectors (mjpost/sacrebleu test suite)', () =
   });
 
   it('degenerate statistics give exactly 0', () => {
+    expect(v.compute_bleu_degenerate.cases.length).toBeGreaterThan(0);
     for (const k of v.compute_bleu_degenerate.cases) {
       const s = computeBleuFromStats(
         { correct: k.correct, total: k.total, sysLen: k.sys_len, refLen: k.ref_len },
@@ -145,6 +151,7 @@ describe.skipIf(!V)('sacreBLEU test vectors (mjpost/sacrebleu test suite)', () =
 
   it('sentence BLEU with every smoothing method and tokenizer', () => {
     for (const group of [v.sentence_bleu, v.sentence_bleu_zero]) {
+      expect(group.cases.length).toBeGreaterThan(0);
       for (const k of group.cases) {
         const s = sentenceBleu(group.hypothesis, [group.reference], {
           smoothMethod: k.smooth_method,

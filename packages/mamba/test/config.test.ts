@@ -281,6 +281,16 @@ describe('mambaConfig and toHfConfigJson', () => {
     expect(parseMambaConfig(MAMBA_130M_SSM).eosTokenId).toBeUndefined();
   });
 
+  it('writes the keys and values of the published mamba-130m-hf config.json', () => {
+    // A round trip alone cannot catch a misnamed key whose value is the default.
+    const json = toHfConfigJson(parseMambaConfig(MAMBA_130M_HF));
+    const published = MAMBA_130M_HF as Record<string, unknown>;
+    const shared = Object.keys(json).filter((k) => k in published);
+    expect(Object.keys(json).filter((k) => !(k in published))).toEqual(['tie_word_embeddings']);
+    for (const k of shared) expect(json[k], k).toEqual(published[k]);
+    expect(json.tie_word_embeddings).toBe(true);
+  });
+
   it('round-trips through the Hugging Face config.json layout', () => {
     for (const c of [
       parseMambaConfig(MAMBA_130M_HF),

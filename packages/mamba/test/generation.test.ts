@@ -1,13 +1,28 @@
 import { Generator, noGrad, randn } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
 import { BeamHypotheses } from '../src/generation/beam-scorer.js';
-import { logSoftmax, softmax, warp } from '../src/generation/logits.js';
+import { warp } from '../src/generation/logits.js';
 import { generate, MambaForCausalLM, mambaConfig } from '../src/index.js';
 import { values } from './helpers.js';
 
 function tinyModel(vocabSize: number, seed = 3): MambaForCausalLM {
   const config = mambaConfig({ dModel: 8, nLayer: 2, vocabSize, dState: 4, dtRank: 2 });
   return new MambaForCausalLM(config, { generator: new Generator(seed) });
+}
+
+/**
+ * The references below compute log-probabilities themselves (not with the package's own
+ * logSoftmax, which generation uses), so a fault there cannot cancel out.
+ */
+function refLogSoftmax(row: ArrayLike<number>): number[] {
+  const xs = Array.from(row);
+  const max = Math.max(...xs);
+  const lse = max + Math.log(xs.reduce((s, x) => s + Math.exp(x - max), 0));
+  return xs.map((x) => x - lse);
+}
+
+function refSoftmax(row: ArrayLike<number>): number[] {
+  return refLogSoftmax(row).map(Math.exp);
 }
 
 /** Sum of log-probabilities of `tokens` after `prompt`, from the parallel forward. */
@@ -18,7 +33,7 @@ function sumLogprobs(m: MambaForCausalLM, prompt: number[], tokens: number[]): n
   let sum = 0;
   tokens.forEach((tok, j) => {
     const pos = prompt.length - 1 + j;
-    sum += logSoftmax(logits.slice(pos * v, (pos + 1) * v))[tok];
+    sum += refLogSoftmax(logits.slice(pos * v, (pos + 1) * v))[tok];
   });
   return sum;
 }
@@ -199,7 +214,7 @@ function referenceBeamSearch(
     beams.forEach((b, beam) => {
       const ids = [...prompt, ...b.tokens];
       const logits = noGrad(() => values(m.forward({ inputIds: [ids] }).logits));
-      const lp = logSoftmax(logits.slice((ids.length - 1) * v, ids.length * v));
+      const lp = refLogSoftmax(logits.slice((ids.length - 1) * v, ids.length * v));
       lp.forEach((l, token) => {
         all.push({ beam, token, score: b.score + l });
       });
@@ -402,7 +417,7 @@ describe('sampling', () => {
       { maxNewTokens: 1, doSample: true, eosTokenId: null, generator: new Generator(7) },
     );
     const logits = noGrad(() => values(m.forward({ inputIds: [[1, 2]] }).logits));
-    const probs = softmax(logits.slice(5, 10));
+    const probs = refSoftmax(logits.slice(5, 10));
     const counts = new Array(5).fill(0);
     for (const s of out.sequences) counts[s[0]]++;
     counts.forEach((c, t) => {

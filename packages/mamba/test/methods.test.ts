@@ -28,6 +28,11 @@ async function setup(method: string) {
   return { model, c, adapter, prefixEmbeds };
 }
 
+it('cases.json lists the PEFT methods besides base', () => {
+  // describe.each over an empty list would run nothing and pass.
+  expect(methods.length).toBeGreaterThan(0);
+});
+
 describe.each(methods)('mamba-tiny %s through the PEFT entry points', (method) => {
   it('logits, loss and adapter gradients', async () => {
     const { model, c, adapter, prefixEmbeds } = await setup(method);
