@@ -5,7 +5,12 @@
  * @packageDocumentation
  */
 
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Tensor } from '@statetune/tensor';
+import { saveSafetensors } from '@statetune/tensor/node';
 import { openCheckpoint } from './checkpoint/node.js';
+import { toHfConfigJson } from './config.js';
 import { type FromCheckpointOptions, MambaForCausalLM } from './model/causal-lm.js';
 
 export * from './checkpoint/node.js';
@@ -34,4 +39,37 @@ export async function loadMamba(
   } finally {
     await ckpt.close();
   }
+}
+
+/** Options of {@link saveMamba}. */
+export interface SaveMambaOptions {
+  /** Extra string metadata for the safetensors header (`format: pt` is always written). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Writes a model as a Hugging Face checkpoint directory: `config.json` (the
+ * `MambaForCausalLM` layout) and `model.safetensors` with Hugging Face tensor names, float32.
+ * A tied `lm_head.weight` is not written (it is the embedding), as transformers does. Both
+ * files are written under temporary names and renamed, so a reader never sees half a
+ * checkpoint file; `loadMamba(dir)` reads it back.
+ */
+export async function saveMamba(
+  model: MambaForCausalLM,
+  dir: string,
+  options: SaveMambaOptions = {},
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tensors = new Map<string, Tensor>();
+  for (const [name, t] of model.stateDict()) {
+    if (model.config.tieEmbeddings && name === 'lm_head.weight') continue;
+    tensors.set(name, t);
+  }
+  await saveSafetensors(join(dir, 'model.safetensors'), tensors, {
+    metadata: { format: 'pt', ...options.metadata },
+  });
+  const configPath = join(dir, 'config.json');
+  const tmp = `${configPath}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(toHfConfigJson(model.config), null, 2)}\n`);
+  await rename(tmp, configPath);
 }

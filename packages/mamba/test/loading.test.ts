@@ -1,4 +1,7 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Generator } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   type Checkpoint,
@@ -7,8 +10,9 @@ import {
   generate,
   MambaForCausalLM,
   MambaModelError,
+  mambaConfig,
 } from '../src/index.js';
-import { openCheckpoint } from '../src/node.js';
+import { loadMamba, openCheckpoint, saveMamba } from '../src/node.js';
 import { fixturesDir, values } from './helpers.js';
 
 async function tiny(): Promise<Checkpoint> {
@@ -66,6 +70,29 @@ describe('generate options', () => {
     for (const [prompts, options, message] of bad) {
       await expect(generate(model, prompts, options)).rejects.toThrow(MambaModelError);
       await expect(generate(model, prompts, options)).rejects.toThrow(message);
+    }
+  });
+});
+
+describe('saveMamba', () => {
+  it('writes a Hugging Face checkpoint that loadMamba reads back with the same weights', async () => {
+    const config = mambaConfig({ dModel: 16, nLayer: 2, vocabSize: 40, dState: 4 });
+    const model = new MambaForCausalLM(config, { generator: new Generator(3) });
+    const dir = await mkdtemp(join(tmpdir(), 'statetune-save-'));
+    try {
+      await saveMamba(model, dir);
+      const json = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+      expect(json.model_type).toBe('mamba');
+      expect(json.hidden_size).toBe(16);
+      const back = await loadMamba(dir);
+      const a = model.stateDict();
+      const b = back.stateDict();
+      expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+      for (const [name, t] of a) {
+        expect(Array.from(b.get(name)?.dataSync() ?? []), name).toEqual(Array.from(t.dataSync()));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -105,7 +105,9 @@ export function projectionRows(config: MambaConfig): ProjectionRows {
  *   (dInner, dState) or (n, dInner, dState) (State-offset Tuning (h));
  * - {@link MambaMixer.outputOffset}: y' added to the scan output before the silu(z) gate,
  *   (dInner) or (n, dInner) (State-offset Tuning (y));
- * - {@link MambaMixer.extraStates}: extra state columns (Additional-scan).
+ * - {@link MambaMixer.extraStates}: extra state columns (Additional-scan);
+ * - {@link MambaMixer.convState}: conv inputs before the first position (with
+ *   `initialState`, the state a prefix leaves: prefix tuning).
  * Entry-point tensors with dState columns are zero-padded when extra states are present.
  * They may be parameters that require gradients; the mixer only reads them.
  */
@@ -135,6 +137,12 @@ export class MambaMixer extends Module {
   outputOffset: Tensor | null = null;
   /** Extra state columns (Additional-scan); null for none. */
   extraStates: ExtraStates | null = null;
+  /**
+   * Conv inputs before the first position, (dInner, dConv - 1) or (n, dInner, dConv - 1),
+   * oldest first; null for zeros. With {@link MambaMixer.initialState} it puts the layer in
+   * the state a prefix of inputs would have left (prefix tuning).
+   */
+  convState: Tensor | null = null;
 
   /**
    * @param config - the model configuration.
@@ -208,9 +216,12 @@ export class MambaMixer extends Module {
     const z = zBL.transpose(1, 2);
 
     // Causal depthwise conv over the previous dConv - 1 inputs and this chunk, then SiLU.
-    const convIn = prev ? concat([prev.conv.slice(2, 1), x], 2) : x;
+    const history = prev
+      ? prev.conv.slice(2, 1)
+      : this.convState && this.convHistory(this.convState, batch, rows);
+    const convIn = history ? concat([history, x], 2) : x;
     let xc = this.conv1d.forward(convIn);
-    if (prev) xc = xc.slice(2, dConv - 1);
+    if (history) xc = xc.slice(2, dConv - 1);
     xc = xc.silu(); // (b, dInner, L)
     const xcBL = xc.transpose(1, 2);
 
@@ -278,7 +289,11 @@ export class MambaMixer extends Module {
     const { dInner, dConv } = this.config;
     const backend = this.A_log.backend;
     return noGrad(() => {
-      const conv = zeros([batch, dInner, dConv], { backend });
+      const history = this.convState && this.convHistory(this.convState, batch, adapterRows);
+      // The cache keeps dConv inputs; the oldest is dropped by the next token.
+      const conv = history
+        ? concat([zeros([batch, dInner, 1], { backend }), history], 2).contiguous()
+        : zeros([batch, dInner, dConv], { backend });
       const h0 = this.stateTensor('initialState', this.initialState, batch, adapterRows);
       // Always a copy: the cache owns its states and releases them as it advances.
       const ssm = h0
@@ -312,6 +327,18 @@ export class MambaMixer extends Module {
       s = concat([s, pad], -1);
     }
     return s;
+  }
+
+  /** The conv history entry tensor as (batch, dInner, dConv - 1). */
+  private convHistory(t: Tensor, batch: number, rows: Tensor | null): Tensor {
+    const { dInner, dConv } = this.config;
+    const s = this.batched('convState', t, 2, batch, rows);
+    if (s.shape[s.rank - 2] !== dInner || s.shape[s.rank - 1] !== dConv - 1) {
+      throw this.error(
+        `convState must have shape (${dInner}, ${dConv - 1}) or (n, ${dInner}, ${dConv - 1}), got [${t.shape}]`,
+      );
+    }
+    return s.rank === 3 ? s : s.unsqueeze(0).expand(batch, dInner, dConv - 1);
   }
 
   /** Picks rows of a batched entry tensor; checks a per-channel one. */
