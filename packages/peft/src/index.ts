@@ -52,4 +52,4 @@ export {
   loadAdapterFromFiles,
   peftModelFromFiles,
 } from './serialize.js';
-export { type ForwardModule, LayerWrapper } from './wrapper.js';
+export { type ForwardModule, LayerWrapper, WrapperAdapter } from './wrapper.js';

@@ -142,10 +142,11 @@ export class PeftModel {
       );
     }
     const parsed = parsePeftConfig(config, `adapter "${name}"`);
-    const full = [...this.adapters.values()].some((a) => a.config.peft_type === 'FULL_FINETUNING');
+    const full = [...this.adapters].find(([, a]) => a.config.peft_type === 'FULL_FINETUNING');
     if (full || (parsed.peft_type === 'FULL_FINETUNING' && this.adapters.size > 0)) {
+      const fullName = full ? full[0] : name;
       throw new PeftError(
-        'FULL_FINETUNING trains the base weights themselves, so it cannot be combined with other adapters',
+        `adapter "${name}" (${parsed.peft_type}): FULL_FINETUNING (adapter "${fullName}") trains the base weights themselves, so it cannot be combined with other adapters (adapters: ${this.adapterNames.join(', ')})`,
       );
     }
     const adapter = peftMethod(parsed.peft_type).create(this.baseModel, name, parsed, {
@@ -179,27 +180,21 @@ export class PeftModel {
       );
     }
     if (a.merged) a.unmerge();
-    a.deactivate();
-    a.detach();
-    this.adapters.delete(name);
-    this.trainable.delete(name);
+    this.remove(name, a);
     this.clearEntries();
   }
 
-  /** Runs the base model without any adapter until {@link enableAdapter}. */
+  /**
+   * Runs the base model without any adapter until {@link enableAdapter}. A merged adapter
+   * is unmerged first (it stays unmerged afterwards), as PEFT's `disable_adapter` does.
+   */
   disableAdapter(): void {
-    this.adapter();
-    const merged = this.mergedNames();
-    if (merged.length > 0) {
-      throw new PeftError(
-        `adapter "${merged[0]}" is merged into the weights, so they are not the base model's; unmergeAdapter("${merged[0]}") first`,
-      );
-    }
     if (this.adapter().config.peft_type === 'FULL_FINETUNING') {
       throw new PeftError(
-        'FULL_FINETUNING has no base model to fall back to: it trains the base weights',
+        `adapter "${this.active}" (FULL_FINETUNING) cannot be disabled: it trains the base weights, so there is no base model to fall back to`,
       );
     }
+    for (const a of this.adapters.values()) if (a.merged) a.unmerge();
     this.disabled = true;
   }
 
@@ -231,29 +226,45 @@ export class PeftModel {
     return result;
   }
 
-  /** Forward with the active adapter (or per-sequence adapters, or none when disabled). */
+  /**
+   * Forward with the active adapter (or per-sequence adapters, or none when disabled). The
+   * mixers' entry points hold the adapter's tensors during the call only: they are cleared
+   * when it returns, so a later `baseModel.forward` never reads tensors that a `tidy()`
+   * scope around this call has disposed.
+   */
   forward(input: PeftForwardInput): CausalLMOutput {
     const { adapterNames, ...rest } = input;
-    const { extras, rows } = this.prepare(adapterNames ?? null, batchOf(input.inputIds));
-    return this.baseModel.forward({
-      ...rest,
-      prefixEmbeds: rest.prefixEmbeds ?? extras.prefixEmbeds ?? null,
-      adapterRows: rows ?? rest.adapterRows ?? null,
-    });
+    try {
+      const { extras, rows } = this.prepare(adapterNames ?? null, batchOf(input.inputIds));
+      return this.baseModel.forward({
+        ...rest,
+        prefixEmbeds: rest.prefixEmbeds ?? extras.prefixEmbeds ?? null,
+        adapterRows: rows ?? rest.adapterRows ?? null,
+      });
+    } finally {
+      this.clearEntries();
+    }
   }
 
-  /** Generation (greedy, sampling, beam search) with the active or per-prompt adapters. */
+  /**
+   * Generation (greedy, sampling, beam search) with the active or per-prompt adapters; the
+   * entry points are cleared once it settles, as after {@link forward}.
+   */
   async generate(
     prompts: readonly (readonly number[])[],
     options: PeftGenerateOptions,
   ): Promise<GenerateOutput> {
     const { adapterNames, ...rest } = options;
-    const { extras, rows } = noGrad(() => this.prepare(adapterNames ?? null, prompts.length));
-    return generate(this.baseModel, prompts, {
-      ...rest,
-      prefixEmbeds: rest.prefixEmbeds ?? extras.prefixEmbeds ?? null,
-      adapterRows: rows ?? rest.adapterRows ?? null,
-    });
+    try {
+      const { extras, rows } = noGrad(() => this.prepare(adapterNames ?? null, prompts.length));
+      return await generate(this.baseModel, prompts, {
+        ...rest,
+        prefixEmbeds: rest.prefixEmbeds ?? extras.prefixEmbeds ?? null,
+        adapterRows: rows ?? rest.adapterRows ?? null,
+      });
+    } finally {
+      this.clearEntries();
+    }
   }
 
   /** Every parameter the optimizer should see (the active adapter's, or all under full fine-tuning). */
@@ -326,8 +337,8 @@ export class PeftModel {
 
   /**
    * Merges the active adapter into the weights, removes every adapter and returns the plain
-   * model (PEFT's `merge_and_unload`). Methods that cannot merge are an error, before
-   * anything changes.
+   * model (PEFT's `merge_and_unload`), its weights frozen. Methods that cannot merge are an
+   * error, before anything changes. Under FULL_FINETUNING the weights are the trained ones.
    */
   mergeAndUnload(): MambaForCausalLM {
     const a = this.adapter();
@@ -335,21 +346,32 @@ export class PeftModel {
     return this.unloadAll();
   }
 
-  /** Removes every adapter without merging and returns the model as it was (PEFT's `unload`). */
+  /**
+   * Removes every adapter without merging and returns the model as it was (PEFT's `unload`),
+   * its weights frozen as PEFT leaves them. After FULL_FINETUNING the weights keep what was
+   * trained (there is no copy of the original ones); they are frozen again too.
+   */
   unload(): MambaForCausalLM {
     for (const a of this.adapters.values()) if (a.merged) a.unmerge();
     return this.unloadAll();
   }
 
   private unloadAll(): MambaForCausalLM {
-    for (const a of this.adapters.values()) {
-      a.deactivate();
-      a.detach();
-    }
-    this.adapters.clear();
-    this.trainable.clear();
+    for (const [name, a] of [...this.adapters]) this.remove(name, a);
     this.clearEntries();
     return this.baseModel;
+  }
+
+  /**
+   * Takes an adapter off the model and forgets it. Its parameters are frozen: under full
+   * fine-tuning they are the model's weights, which must not stay trainable without it.
+   */
+  private remove(name: string, a: Adapter): void {
+    a.deactivate();
+    a.detach();
+    for (const p of a.parameters()) p.requiresGrad = false;
+    this.adapters.delete(name);
+    this.trainable.delete(name);
   }
 
   /** Makes exactly the active adapter's parameters trainable. */

@@ -1,5 +1,6 @@
 import type { MambaForCausalLM } from '@statetune/mamba';
 import { Module, type Tensor } from '@statetune/tensor';
+import { Adapter, type ForwardExtras, type PeftConfigBase } from './adapter.js';
 import { PeftError } from './errors.js';
 
 /** A layer with a `forward` (a projection, a conv, or another wrapper). */
@@ -43,6 +44,67 @@ export abstract class LayerWrapper extends Module {
 
   /** Whether any adapter still has pieces here (the wrapper is removed when none has). */
   abstract get isEmpty(): boolean;
+
+  /** Drops an adapter's pieces (unmerge first); no-op for an adapter it does not hold. */
+  abstract removeAdapter(adapterName: string): void;
+
+  /** Writes an adapter's effect into the base weights (no-op when already merged). */
+  abstract merge(adapterName: string): void;
+
+  /** Takes a merged adapter's effect back out of the base weights (no-op when not merged). */
+  abstract unmerge(adapterName: string): void;
+}
+
+/**
+ * An adapter made of {@link LayerWrapper} pieces (LoRA, BitFit): it switches its wrappers on
+ * and off, removes its pieces on detach (and a wrapper left empty) and merges by asking every
+ * wrapper to write its pieces into the weights. Subclasses create the wrappers and push them
+ * to {@link WrapperAdapter.wrappers} in their constructor.
+ */
+export abstract class WrapperAdapter<
+  C extends PeftConfigBase,
+  W extends LayerWrapper,
+> extends Adapter<C> {
+  /** The wrappers holding this adapter's pieces. */
+  protected readonly wrappers: W[] = [];
+  private isMerged = false;
+
+  override activate(): ForwardExtras {
+    for (const w of this.wrappers) w.activeAdapter = this.adapterName;
+    return {};
+  }
+
+  override deactivate(): void {
+    for (const w of this.wrappers) if (w.activeAdapter === this.adapterName) w.activeAdapter = null;
+  }
+
+  override detach(): void {
+    for (const w of this.wrappers) {
+      w.removeAdapter(this.adapterName);
+      if (w.isEmpty) removeWrapper(this.model, w);
+    }
+    this.wrappers.length = 0;
+  }
+
+  /** Writes the adapter's effect into the base weights (kept reversible by unmerge). */
+  override merge(): void {
+    if (this.isMerged) return;
+    for (const w of this.wrappers) w.merge(this.adapterName);
+    this.isMerged = true;
+  }
+
+  /** Takes the adapter's effect back out of the base weights. */
+  override unmerge(): void {
+    if (!this.isMerged) {
+      throw new PeftError(`${this.config.peft_type} adapter "${this.adapterName}" is not merged`);
+    }
+    for (const w of this.wrappers) w.unmerge(this.adapterName);
+    this.isMerged = false;
+  }
+
+  override get merged(): boolean {
+    return this.isMerged;
+  }
 }
 
 /** The wrappers at a model path, outermost first. */

@@ -1,26 +1,21 @@
-import { MambaForCausalLM, mambaConfig } from '@statetune/mamba';
-import { AdamW, Generator, noGrad, type Tensor, tensor } from '@statetune/tensor';
+import { noGrad, type Tensor } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   AdditionalScanAdapter,
   countAdapterParameters,
   getPeftModel,
   PAPER_EXTRA_A_LOG,
-  type PeftConfigInput,
 } from '../src/index.js';
-import { tinyModel, values } from './helpers.js';
-
-/** A config the types reject, as a JSON file could hold it. */
-const bad = (c: Record<string, unknown>) => c as unknown as PeftConfigInput;
-
-const MAMBA_130M = mambaConfig({ dModel: 768, nLayer: 24, vocabSize: 50280, dState: 16 });
-
-function randomModel(seed = 3): MambaForCausalLM {
-  const config = mambaConfig({ dModel: 8, nLayer: 3, vocabSize: 16, dState: 4, dtRank: 2 });
-  return new MambaForCausalLM(config, { generator: new Generator(seed) });
-}
-
-const ids = () => tensor(Int32Array.from([1, 5, 3, 9, 2, 7, 4, 1, 5, 3, 9, 2]), { shape: [2, 6] });
+import {
+  bad,
+  expectLossFell,
+  MAMBA_130M,
+  microIds,
+  microModel,
+  tinyModel,
+  trainLosses,
+  values,
+} from './helpers.js';
 
 function params(peft: ReturnType<typeof getPeftModel>): Map<string, Tensor> {
   return new Map(peft.adapter().namedParameters());
@@ -48,7 +43,7 @@ describe('ADDITIONAL_SCAN', () => {
       [3, [1]],
       [1, [0, 2]],
     ] as const) {
-      const model = randomModel();
+      const model = microModel();
       const config = {
         peft_type: 'ADDITIONAL_SCAN',
         d_state,
@@ -62,7 +57,7 @@ describe('ADDITIONAL_SCAN', () => {
   });
 
   it("init 'paper' (default): A_log 16, B kaiming-uniform (fan-in dInner), C zero", () => {
-    const peft = getPeftModel(randomModel(), { peft_type: 'ADDITIONAL_SCAN', d_state: 3 });
+    const peft = getPeftModel(microModel(), { peft_type: 'ADDITIONAL_SCAN', d_state: 3 });
     const p = params(peft);
     expect(PAPER_EXTRA_A_LOG).toBe(16);
     const aLog = p.get('backbone.layers.1.mixer.extra_A_log') as Tensor;
@@ -79,7 +74,7 @@ describe('ADDITIONAL_SCAN', () => {
   });
 
   it("init 'log': A_log rows are log(N + 1), ..., log(N + k)", () => {
-    const peft = getPeftModel(randomModel(), {
+    const peft = getPeftModel(microModel(), {
       peft_type: 'ADDITIONAL_SCAN',
       d_state: 3,
       a_log_init: 'log',
@@ -94,21 +89,21 @@ describe('ADDITIONAL_SCAN', () => {
   it('at init the model output equals the base model exactly', async () => {
     for (const a_log_init of ['paper', 'log'] as const) {
       const model = await tinyModel();
-      const base = values(model.forward({ inputIds: ids() }).logits);
+      const base = values(model.forward({ inputIds: microIds() }).logits);
       const peft = getPeftModel(model, { peft_type: 'ADDITIONAL_SCAN', d_state: 4, a_log_init });
-      const got = values(peft.forward({ inputIds: ids() }).logits);
+      const got = values(peft.forward({ inputIds: microIds() }).logits);
       expect(got).toEqual(base);
       // The adapter really is in the scan: non-zero C changes the output.
       noGrad(() => {
         for (const [k, t] of params(peft)) if (k.endsWith('extra_C')) t.assign(t.add(0.5));
       });
-      const changed = values(peft.forward({ inputIds: ids() }).logits);
+      const changed = values(peft.forward({ inputIds: microIds() }).logits);
       expect(changed.some((v, i) => Math.abs(v - base[i]) > 1e-4)).toBe(true);
     }
   });
 
   it('layers_to_transform: only those mixers get extra states, under their saved keys', () => {
-    const model = randomModel();
+    const model = microModel();
     const peft = getPeftModel(model, {
       peft_type: 'ADDITIONAL_SCAN',
       d_state: 2,
@@ -128,33 +123,22 @@ describe('ADDITIONAL_SCAN', () => {
   });
 
   it('bad configs are errors that name the key', () => {
-    expect(() => getPeftModel(randomModel(), { peft_type: 'ADDITIONAL_SCAN', d_state: 0 })).toThrow(
+    expect(() => getPeftModel(microModel(), { peft_type: 'ADDITIONAL_SCAN', d_state: 0 })).toThrow(
       /"d_state"/,
     );
     expect(() =>
-      getPeftModel(randomModel(), bad({ peft_type: 'ADDITIONAL_SCAN', a_log_init: 'random' })),
+      getPeftModel(microModel(), bad({ peft_type: 'ADDITIONAL_SCAN', a_log_init: 'random' })),
     ).toThrow(/"a_log_init"/);
     expect(() =>
-      getPeftModel(randomModel(), { peft_type: 'ADDITIONAL_SCAN', layers_to_transform: [7] }),
+      getPeftModel(microModel(), { peft_type: 'ADDITIONAL_SCAN', layers_to_transform: [7] }),
     ).toThrow(/layers_to_transform names layer\(s\) 7/);
   });
 
   it('AdamW steps lower the loss; the base weights stay frozen', () => {
-    const model = randomModel();
+    const model = microModel();
     const before = values(model.mixers[1].D);
     const peft = getPeftModel(model, { peft_type: 'ADDITIONAL_SCAN', d_state: 2 });
-    const opt = new AdamW(peft.trainableParameters(), { lr: 0.05, weightDecay: 0 });
-    const step = () => {
-      peft.zeroGrad();
-      const { loss } = peft.forward({ inputIds: ids(), labels: ids() });
-      (loss as Tensor).backward();
-      opt.step();
-      return (loss as Tensor).item();
-    };
-    const first = step();
-    let last = first;
-    for (let i = 0; i < 4; i++) last = step();
-    expect(last).toBeLessThan(first);
+    expectLossFell(trainLosses(peft, microIds(), { lr: 0.05 }));
     expect(values(model.mixers[1].D)).toEqual(before);
   });
 });

@@ -37,6 +37,10 @@ describe('parsePeftConfig', () => {
     );
   });
 
+  it('the per-method test cases cover every PEFT type (describe.each runs them all)', () => {
+    expect(METHOD_CASES.map(([t]) => t).sort()).toEqual([...PEFT_TYPES].sort());
+  });
+
   it.each(METHOD_CASES)('%s: a parsed config parses to itself', (_, input) => {
     const parsed = parsePeftConfig(input);
     expect(parsed.peft_type).toBe(input.peft_type);

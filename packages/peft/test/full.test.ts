@@ -1,13 +1,8 @@
 import { mambaConfig } from '@statetune/mamba';
-import { AdamW, noGrad, type Tensor, zeros } from '@statetune/tensor';
+import { noGrad, type Tensor, zeros } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
 import { countAdapterParameters, getPeftModel, PeftError } from '../src/index.js';
-import { tinyModel, values } from './helpers.js';
-
-const INPUT = [
-  [1, 5, 9, 2, 7, 3],
-  [4, 4, 8, 1, 0, 6],
-];
+import { expectLossFell, TINY_INPUT, tinyModel, trainLosses, values } from './helpers.js';
 
 describe('full fine-tuning', () => {
   it("its parameters are the model's own weights, each once, all trainable", async () => {
@@ -38,16 +33,7 @@ describe('full fine-tuning', () => {
     const model = await tinyModel();
     const before = new Map(model.namedParameters().map(([k, t]) => [k, values(t)]));
     const peft = getPeftModel(model, { peft_type: 'FULL_FINETUNING' });
-    const opt = new AdamW(peft.trainableParameters(), { lr: 1e-2, weightDecay: 0 });
-    const losses: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      peft.zeroGrad();
-      const { loss } = peft.forward({ inputIds: INPUT, labels: INPUT });
-      losses.push((loss as Tensor).item());
-      (loss as Tensor).backward();
-      opt.step();
-    }
-    expect(losses[3]).toBeLessThan(losses[0]);
+    expectLossFell(trainLosses(peft, TINY_INPUT, { lr: 1e-2 }));
     for (const [k, t] of model.namedParameters()) {
       expect(values(t), k).not.toEqual(before.get(k));
     }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { type MambaConfig, MambaForCausalLM, mambaConfig } from '@statetune/mamba';
 import { loadMamba } from '@statetune/mamba/node';
 import {
+  AdamW,
   type Backend,
   Generator,
   getBackend,
@@ -12,10 +13,11 @@ import {
   randn,
   setBackend,
   type Tensor,
+  tensor,
 } from '@statetune/tensor';
 import { loadSafetensors } from '@statetune/tensor/node';
 import { expect } from 'vitest';
-import type { Adapter, PeftConfigInput, PeftType } from '../src/index.js';
+import type { Adapter, PeftConfigInput, PeftModel, PeftType } from '../src/index.js';
 
 /** The fixture folder: STATETUNE_FIXTURES when set, else the repository's copy. */
 export function fixturesDir(): string {
@@ -216,4 +218,95 @@ export async function gpuBackend(what: string): Promise<Backend | null> {
   } finally {
     await setBackend('cpu');
   }
+}
+
+/** The mamba-130m config (the paper's parameter counts are given for it). */
+export const MAMBA_130M: MambaConfig = mambaConfig({
+  dModel: 768,
+  nLayer: 24,
+  vocabSize: 50280,
+  dState: 16,
+});
+
+/** A config the types reject, as a JSON file could hold it. */
+export const bad = (c: Record<string, unknown>): PeftConfigInput => c as unknown as PeftConfigInput;
+
+/**
+ * A micro random model (dModel 8, vocab 16, dState 4, dtRank 2; 3 layers unless told), for
+ * tests that need no fixture; the same seed gives the same weights.
+ */
+export function microModel(seed = 3, nLayer = 3): MambaForCausalLM {
+  const config = mambaConfig({ dModel: 8, nLayer, vocabSize: 16, dState: 4, dtRank: 2 });
+  return new MambaForCausalLM(config, { generator: new Generator(seed) });
+}
+
+/** Token ids (2, 6) below 16, for {@link microModel}. */
+export const microIds = (): Tensor =>
+  tensor(Int32Array.from([1, 5, 3, 9, 2, 7, 4, 1, 5, 3, 9, 2]), { shape: [2, 6] });
+
+/** Token ids (2, 6) below mamba-tiny's vocabulary. */
+export const TINY_INPUT: number[][] = [
+  [1, 5, 9, 2, 7, 3],
+  [4, 4, 8, 1, 0, 6],
+];
+
+/** The logits of a forward as plain numbers, without a graph. */
+export function logitsOf(forward: () => { logits: Tensor }): number[] {
+  return noGrad(() => values(forward().logits));
+}
+
+/** Moves every trainable parameter by N(0, 0.3^2) noise, so the adapter differs from the base. */
+export function perturbTrainable(peft: PeftModel, seed = 5): void {
+  const g = new Generator(seed);
+  noGrad(() => {
+    for (const p of peft.trainableParameters()) {
+      p.assign(p.add(randn(p.shape, { std: 0.3, generator: g, backend: p.backend })));
+    }
+  });
+}
+
+/**
+ * Runs `steps` AdamW steps (no weight decay) of the language-model loss on `inputIds` and
+ * returns the loss of each step, computed before its update, then the loss after the last.
+ */
+export function trainLosses(
+  peft: PeftModel,
+  inputIds: Tensor | number[][],
+  options: { readonly lr: number; readonly steps?: number },
+): number[] {
+  const opt = new AdamW(peft.trainableParameters(), { lr: options.lr, weightDecay: 0 });
+  const losses: number[] = [];
+  for (let i = 0; i < (options.steps ?? 5); i++) {
+    peft.zeroGrad();
+    const { loss } = peft.forward({ inputIds, labels: inputIds });
+    (loss as Tensor).backward();
+    opt.step();
+    losses.push((loss as Tensor).item());
+  }
+  losses.push(noGrad(() => (peft.forward({ inputIds, labels: inputIds }).loss as Tensor).item()));
+  return losses;
+}
+
+/**
+ * Checks that training lowered the loss at every step and by more than float noise overall
+ * (the last loss under `1 - minDrop` times the first); a parameter the gradient never reaches
+ * leaves the losses equal. Methods whose zero-initialised factor must move first (LoRA's B,
+ * Additional-scan's C) fall slowly at first, hence the small default.
+ */
+export function expectLossFell(losses: readonly number[], minDrop = 2e-5): void {
+  expect(losses.length).toBeGreaterThan(2);
+  for (let i = 1; i < losses.length; i++) {
+    expect(Number.isFinite(losses[i]), `loss ${i}`).toBe(true);
+    expect(losses[i], `loss ${i}`).toBeLessThan(losses[i - 1]);
+  }
+  expect(losses[losses.length - 1]).toBeLessThan((1 - minDrop) * losses[0]);
+}
+
+/** Checks that a forward's logits are within relative error `tol` of `want`. */
+export function expectLogitsNear(
+  forward: () => { logits: Tensor },
+  want: readonly number[],
+  tol: number,
+): void {
+  expect(relErr(logitsOf(forward), want)).toBeLessThan(tol);
 }

@@ -1,25 +1,17 @@
-import { MambaForCausalLM, mambaConfig } from '@statetune/mamba';
-import { AdamW, Generator, type Tensor, tensor } from '@statetune/tensor';
+import { generate } from '@statetune/mamba';
+import { Generator, type Tensor, tensor } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
+import { countAdapterParameters, getPeftModel, InitialStateAdapter } from '../src/index.js';
 import {
-  countAdapterParameters,
-  getPeftModel,
-  InitialStateAdapter,
-  type PeftConfigInput,
-} from '../src/index.js';
-import { tinyModel, values } from './helpers.js';
-
-/** A config the types reject, as a JSON file could hold it. */
-const bad = (c: Record<string, unknown>) => c as unknown as PeftConfigInput;
-
-const MAMBA_130M = mambaConfig({ dModel: 768, nLayer: 24, vocabSize: 50280, dState: 16 });
-
-function randomModel(seed = 3): MambaForCausalLM {
-  const config = mambaConfig({ dModel: 8, nLayer: 3, vocabSize: 16, dState: 4, dtRank: 2 });
-  return new MambaForCausalLM(config, { generator: new Generator(seed) });
-}
-
-const ids = () => tensor(Int32Array.from([1, 5, 3, 9, 2, 7, 4, 1, 5, 3, 9, 2]), { shape: [2, 6] });
+  bad,
+  expectLossFell,
+  MAMBA_130M,
+  microIds,
+  microModel,
+  tinyModel,
+  trainLosses,
+  values,
+} from './helpers.js';
 
 describe('INITIAL_STATE_TUNING', () => {
   it('the mamba-130m config has dInner 1536 and dtRank 48', () => {
@@ -39,7 +31,7 @@ describe('INITIAL_STATE_TUNING', () => {
 
   it('the count from the config equals the created adapter on a model', () => {
     for (const layers of [null, [1], [0, 2]]) {
-      const model = randomModel();
+      const model = microModel();
       const config = { peft_type: 'INITIAL_STATE_TUNING', layers_to_transform: layers } as const;
       const peft = getPeftModel(model, config);
       expect(peft.getNbTrainableParameters().trainable).toBe(
@@ -50,17 +42,17 @@ describe('INITIAL_STATE_TUNING', () => {
 
   it('zero init: the model output equals the base model exactly', async () => {
     const model = await tinyModel();
-    const base = values(model.forward({ inputIds: ids() }).logits);
+    const base = values(model.forward({ inputIds: microIds() }).logits);
     const peft = getPeftModel(model, { peft_type: 'INITIAL_STATE_TUNING' });
     for (const [, p] of peft.adapter().namedParameters())
       expect(values(p).every((v) => v === 0)).toBe(true);
-    expect(values(peft.forward({ inputIds: ids() }).logits)).toEqual(base);
+    expect(values(peft.forward({ inputIds: microIds() }).logits)).toEqual(base);
   });
 
   it('random init: kaiming-uniform within 1/sqrt(dState), reproducible from the generator', () => {
     const make = (seed: number) =>
       getPeftModel(
-        randomModel(),
+        microModel(),
         { peft_type: 'INITIAL_STATE_TUNING', init: 'random' },
         { generator: new Generator(seed) },
       ).adapter();
@@ -81,7 +73,7 @@ describe('INITIAL_STATE_TUNING', () => {
   });
 
   it('layers_to_transform: only those layers get a state, under their saved keys', () => {
-    const model = randomModel();
+    const model = microModel();
     const peft = getPeftModel(model, {
       peft_type: 'INITIAL_STATE_TUNING',
       layers_to_transform: [2, 0],
@@ -101,11 +93,11 @@ describe('INITIAL_STATE_TUNING', () => {
 
   it('a per-sequence mixed batch equals each sequence run alone', () => {
     const peft = getPeftModel(
-      randomModel(),
+      microModel(),
       { peft_type: 'INITIAL_STATE_TUNING', init: 'random' },
       { generator: new Generator(9) },
     );
-    const x = ids();
+    const x = microIds();
     const alone = values(peft.forward({ inputIds: x }).logits);
     const base = peft.withAdapterDisabled(() => values(peft.forward({ inputIds: x }).logits));
     const mixed = values(peft.forward({ inputIds: x, adapterNames: ['default', null] }).logits);
@@ -115,40 +107,29 @@ describe('INITIAL_STATE_TUNING', () => {
   });
 
   it('bad configs are errors that name the key', () => {
-    const model = randomModel();
+    const model = microModel();
     expect(() =>
       getPeftModel(model, { peft_type: 'INITIAL_STATE_TUNING', layers_to_transform: [3] }),
     ).toThrow(/layers_to_transform names layer\(s\) 3 but the model has 3 layers/);
     expect(() =>
-      getPeftModel(randomModel(), bad({ peft_type: 'INITIAL_STATE_TUNING', init: 'ones' })),
+      getPeftModel(microModel(), bad({ peft_type: 'INITIAL_STATE_TUNING', init: 'ones' })),
     ).toThrow(/"init"/);
     expect(() =>
-      getPeftModel(randomModel(), bad({ peft_type: 'INITIAL_STATE_TUNING', int: 'zero' })),
+      getPeftModel(microModel(), bad({ peft_type: 'INITIAL_STATE_TUNING', int: 'zero' })),
     ).toThrow(/did you mean "init"/);
   });
 
   it('AdamW steps lower the loss; the base weights stay frozen', () => {
-    const model = randomModel();
+    const model = microModel();
     const before = values(model.mixers[0].A_log);
     const peft = getPeftModel(model, { peft_type: 'INITIAL_STATE_TUNING' });
-    const opt = new AdamW(peft.trainableParameters(), { lr: 0.1, weightDecay: 0 });
-    const step = () => {
-      peft.zeroGrad();
-      const { loss } = peft.forward({ inputIds: ids(), labels: ids() });
-      (loss as Tensor).backward();
-      opt.step();
-      return (loss as Tensor).item();
-    };
-    const first = step();
-    let last = first;
-    for (let i = 0; i < 4; i++) last = step();
-    expect(last).toBeLessThan(first);
+    expectLossFell(trainLosses(peft, microIds(), { lr: 0.1 }));
     expect(values(model.mixers[0].A_log)).toEqual(before);
   });
 
   it('generation starts from the trained state', async () => {
     const peft = getPeftModel(
-      randomModel(),
+      microModel(),
       { peft_type: 'INITIAL_STATE_TUNING', init: 'random' },
       { generator: new Generator(4) },
     );
@@ -156,6 +137,9 @@ describe('INITIAL_STATE_TUNING', () => {
     const prompt = [1, 5, 3];
     const out = await peft.generate([prompt], { maxNewTokens: 3, eosTokenId: null });
     const seq = out.sequences[0];
+    // The state changes what is generated (a generation that ignored it would be the base's).
+    const base = await generate(microModel(), [prompt], { maxNewTokens: 3, eosTokenId: null });
+    expect(seq).not.toEqual(base.sequences[0]);
     for (let t = prompt.length; t < seq.length; t++) {
       const input = tensor(Int32Array.from(seq.slice(0, t)), { shape: [1, t] });
       const logits = peft.forward({ inputIds: input }).logits;

@@ -1,7 +1,15 @@
 import { type Backend, noGrad, setBackend } from '@statetune/tensor';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getPeftModel, PeftError, type PeftModel } from '../src/index.js';
-import { gpuBackend, relErr, smallModel, tokenRows, values, valuesOf } from './helpers.js';
+import {
+  gpuBackend,
+  METHOD_CONFIGS,
+  relErr,
+  smallModel,
+  tokenRows,
+  values,
+  valuesOf,
+} from './helpers.js';
 
 /** A PeftModel with several state-based adapters (random, so each changes the output). */
 function multi(): PeftModel {
@@ -111,18 +119,31 @@ describe('a batch in which every sequence uses its own adapter', () => {
     peft.setAdapter('y');
     const ids = tokenRows(2, 5);
     const before = values(peft.forward({ inputIds: ids }).logits);
+    expect(relErr(before, values(smallModel().forward({ inputIds: ids }).logits))).toBeGreaterThan(
+      1e-3,
+    );
     peft.forward({ inputIds: ids, adapterNames: ['h', 'init'] });
     expect(values(peft.forward({ inputIds: ids }).logits)).toEqual(before);
   });
 
-  it('a LoRA adapter cannot be mixed per sequence', () => {
-    const peft = multi();
-    peft.addAdapter({ peft_type: 'LORA', r: 2 }, { adapterName: 'lora' });
+  it('adapters that are not state-based cannot be mixed, and the failed call changes nothing', () => {
+    const others = ['LORA', 'BITFIT', 'ADDITIONAL_SCAN', 'PROMPT_TUNING', 'PREFIX_TUNING'] as const;
     const ids = tokenRows(2, 5);
-    expect(() => peft.forward({ inputIds: ids, adapterNames: ['h', 'lora'] })).toThrow(PeftError);
-    expect(() => peft.forward({ inputIds: ids, adapterNames: ['h', 'lora'] })).toThrow(
-      /adapter "lora" \(LORA\) cannot be mixed per sequence/,
-    );
+    for (const type of others) {
+      const peft = multi();
+      const before = values(peft.forward({ inputIds: ids }).logits);
+      peft.addAdapter(METHOD_CONFIGS[type], { adapterName: 'other' });
+      expect(() => peft.forward({ inputIds: ids, adapterNames: ['h', 'other'] })).toThrow(
+        new RegExp(`adapter "other" \\(${type}\\) cannot be mixed per sequence`),
+      );
+      expect(() => peft.forward({ inputIds: ids, adapterNames: ['h', 'other'] })).toThrow(
+        PeftError,
+      );
+      // The active adapter ('h') still runs alone, with nothing of the failed call left.
+      expect(relErr(values(peft.forward({ inputIds: ids }).logits), before), type).toBeLessThan(
+        1e-6,
+      );
+    }
   });
 
   it('adapterNames must name every sequence and known adapters', () => {

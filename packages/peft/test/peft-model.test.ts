@@ -1,5 +1,5 @@
 import { generate, type MambaForCausalLM } from '@statetune/mamba';
-import { AdamW, type Tensor } from '@statetune/tensor';
+import { AdamW, Generator, type Tensor, tidy } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   countBaseParameters,
@@ -100,6 +100,7 @@ describe.each(ADAPTER_CASES)('%s in a PeftModel', (_, config) => {
     perturb(peft.adapter());
     const trainable = peft.trainableParameters();
     expect(new Set(trainable)).toEqual(new Set(peft.adapter().parameters()));
+    const adapterBefore = trainable.map(values);
     const opt = new AdamW(trainable, { lr: 0.01, weightDecay: 0.1 });
     for (let step = 0; step < 2; step++) {
       const { loss } = peft.forward({ inputIds: ids, labels: ids });
@@ -109,6 +110,8 @@ describe.each(ADAPTER_CASES)('%s in a PeftModel', (_, config) => {
     }
     for (const [k, t] of model.stateDict()) expect(values(t), k).toEqual(weights.get(k));
     for (const p of model.parameters()) expect(p.grad).toBeNull();
+    // ...while the adapter itself did train.
+    expect(trainable.map(values)).not.toEqual(adapterBefore);
   });
 });
 
@@ -147,6 +150,7 @@ describe('adapter management', () => {
     among.addAdapter(so, { adapterName: 'x' });
     among.setAdapter('x');
     expect(logitsOf(among)).toEqual(logitsOf(alone));
+    expect(relErr(logitsOf(alone), baseLogits())).toBeGreaterThan(1e-3);
   });
 
   it('an adapter added with isTrainable false stays frozen when active', () => {
@@ -186,14 +190,17 @@ describe('adapter management', () => {
   });
 
   it('every forward starts from cleared entry points', () => {
+    const init = { peft_type: 'INITIAL_STATE_TUNING', init: 'random' } as const;
     const peft = getPeftModel(smallModel(), so);
-    peft.addAdapter({ peft_type: 'INITIAL_STATE_TUNING', init: 'random' }, { adapterName: 'init' });
-    peft.forward({ inputIds: ids });
-    expect(peft.baseModel.mixers[0].stateOffset).not.toBeNull();
+    perturb(peft.adapter());
+    peft.addAdapter(init, { adapterName: 'init' });
+    const withOffset = logitsOf(peft);
+    expect(relErr(withOffset, baseLogits())).toBeGreaterThan(1e-3);
     peft.setAdapter('init');
-    peft.forward({ inputIds: ids });
-    expect(peft.baseModel.mixers[0].stateOffset).toBeNull();
-    expect(peft.baseModel.mixers[0].initialState).not.toBeNull();
+    // The same h0 (same default seed) alone: no state offset of the first adapter leaks in.
+    const alone = logitsOf(getPeftModel(smallModel(), init, { adapterName: 'init' }));
+    expect(relErr(logitsOf(peft), alone)).toBeLessThan(1e-6);
+    expect(relErr(alone, withOffset)).toBeGreaterThan(1e-3);
   });
 });
 
@@ -215,21 +222,25 @@ describe('merged adapters', () => {
     expect(relErr(logitsOf(peft), bAlone)).toBeLessThan(1e-5);
   });
 
-  it('a merged adapter cannot be disabled or mixed per sequence', () => {
+  it('a merged adapter cannot be mixed per sequence; disabling unmerges it, as PEFT does', () => {
     const peft = getPeftModel(smallModel(), lora);
+    perturb(peft.adapter());
+    const adapted = logitsOf(peft);
     peft.addAdapter({ peft_type: 'STATE_OFFSET_TUNING' }, { adapterName: 'so' });
     peft.mergeAdapter();
-    expect(() => peft.disableAdapter()).toThrow(/"default" is merged into the weights/);
     expect(() => peft.forward({ inputIds: ids, adapterNames: ['so', null] })).toThrow(
       /unmergeAdapter\("default"\) before mixing/,
     );
-    peft.unmergeAdapter();
+    expect(relErr(logitsOf(peft), adapted)).toBeLessThan(1e-5);
+    // The weights are the base model's again while disabled, and the adapter stays unmerged.
     expect(
       relErr(
         peft.withAdapterDisabled(() => logitsOf(peft)),
         baseLogits(),
       ),
     ).toBeLessThan(1e-6);
+    expect(peft.adapter().merged).toBe(false);
+    expect(relErr(logitsOf(peft), adapted)).toBeLessThan(1e-5);
   });
 });
 
@@ -264,9 +275,57 @@ describe('full fine-tuning in a PeftModel', () => {
   it('trains the base weights and stands alone', () => {
     const peft = getPeftModel(smallModel(), { peft_type: 'FULL_FINETUNING' });
     expect(peft.getNbTrainableParameters().trainable).toBe(countBaseParameters(smallConfig()));
-    expect(() => peft.disableAdapter()).toThrow(/FULL_FINETUNING/);
+    expect(() => peft.disableAdapter()).toThrow(
+      /adapter "default" \(FULL_FINETUNING\) cannot be disabled/,
+    );
     expect(() =>
       peft.addAdapter({ peft_type: 'STATE_OFFSET_TUNING' }, { adapterName: 'x' }),
-    ).toThrow(/cannot be combined/);
+    ).toThrow(
+      /adapter "x" \(STATE_OFFSET_TUNING\): FULL_FINETUNING \(adapter "default"\) .*cannot be combined/,
+    );
+    const lora = getPeftModel(smallModel(), { peft_type: 'LORA', r: 2 }, { adapterName: 'l' });
+    expect(() => lora.addAdapter({ peft_type: 'FULL_FINETUNING' }, { adapterName: 'all' })).toThrow(
+      /adapter "all" \(FULL_FINETUNING\): .*cannot be combined .*\(adapters: l\)/,
+    );
+  });
+
+  it('unload() and deleteAdapter() leave every weight frozen, not trainable without it', () => {
+    for (const drop of ['unload', 'mergeAndUnload', 'deleteAdapter'] as const) {
+      const model = smallModel();
+      const peft = getPeftModel(model, { peft_type: 'FULL_FINETUNING' });
+      expect(model.parameters().every((p) => p.requiresGrad)).toBe(true);
+      if (drop === 'deleteAdapter') peft.deleteAdapter('default');
+      else peft[drop]();
+      for (const [k, p] of model.namedParameters())
+        expect(p.requiresGrad, `${drop} ${k}`).toBe(false);
+      expect(peft.trainableParameters()).toEqual([]);
+    }
+  });
+});
+
+describe('entry points after a forward', () => {
+  it('hold no adapter tensor once forward returns, so a tidy() scope cannot leave disposed ones', () => {
+    const peft = getPeftModel(
+      smallModel(),
+      { peft_type: 'STATE_OFFSET_TUNING', variant: 'h', r: 2, init: 'random' },
+      { generator: new Generator(3) },
+    );
+    const base = baseLogits();
+    const adapted = logitsOf(peft);
+    expect(relErr(adapted, base)).toBeGreaterThan(1e-3);
+    // The low-rank product B A is made in the forward, inside the scope, and disposed with it.
+    tidy(() => peft.forward({ inputIds: ids }).logits.sum().backward());
+    expectEntriesCleared(peft.baseModel);
+    // The model called directly is the base model (state-based adapters act through PeftModel).
+    expect(relErr(values(peft.baseModel.forward({ inputIds: ids }).logits), base)).toBeLessThan(
+      1e-6,
+    );
+    expect(relErr(logitsOf(peft), adapted)).toBeLessThan(1e-6);
+  });
+
+  it('hold no adapter tensor once generate settles', async () => {
+    const peft = getPeftModel(smallModel(), { peft_type: 'INITIAL_STATE_TUNING', init: 'random' });
+    await peft.generate([[1, 2, 3]], { maxNewTokens: 2, eosTokenId: null });
+    expectEntriesCleared(peft.baseModel);
   });
 });

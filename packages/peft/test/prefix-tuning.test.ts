@@ -1,21 +1,25 @@
-import { mambaConfig, type Projection } from '@statetune/mamba';
-import { AdamW, concat, Generator, Module, type Tensor, tensor, zeros } from '@statetune/tensor';
+import type { Projection } from '@statetune/mamba';
+import { concat, Generator, Module, type Tensor, tensor, tidy, zeros } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
 import {
   adapterToFiles,
   countAdapterParameters,
   getPeftModel,
-  type PeftConfigInput,
   type PeftModel,
   PrefixTuningAdapter,
   peftModelFromFiles,
 } from '../src/index.js';
-import { FORWARD_TOL, GRAD_TOL, relErr, tinyModel, values } from './helpers.js';
-
-/** A config the types reject, as a JSON file could hold it. */
-const bad = (c: Record<string, unknown>) => c as unknown as PeftConfigInput;
-
-const MAMBA_130M = mambaConfig({ dModel: 768, nLayer: 24, vocabSize: 50280, dState: 16 });
+import {
+  bad,
+  expectLossFell,
+  FORWARD_TOL,
+  GRAD_TOL,
+  MAMBA_130M,
+  relErr,
+  tinyModel,
+  trainLosses,
+  values,
+} from './helpers.js';
 
 /**
  * Test-only reference of prefix tuning as its definition says: in_proj's output gets the
@@ -242,7 +246,8 @@ describe('PREFIX_TUNING', () => {
       const mlp = getPeftModel(await tinyModel(), config, { generator: new Generator(8) });
       if (prefix_projection) {
         expect(values(mlp.forward({ inputIds }).logits)).not.toEqual(want);
-        mlp.adapter().loadAdapterStateDict(peft.adapter().adapterStateDict(), 'folded');
+        // Inside a tidy() scope (as a training loop may load): the adapter keeps its copy.
+        tidy(() => mlp.adapter().loadAdapterStateDict(peft.adapter().adapterStateDict(), 'folded'));
         expect(relErr(values(mlp.forward({ inputIds }).logits), want)).toBeLessThan(1e-6);
         expect([...mlp.adapter().adapterStateDict().keys()]).toEqual(['prompt_embeddings']);
         // The MLP's own tensors load too (training state), and are used again.
@@ -287,19 +292,7 @@ describe('PREFIX_TUNING', () => {
         prefix_projection,
         encoder_hidden_size: 8,
       });
-      const opt = new AdamW(peft.trainableParameters(), { lr: 0.05, weightDecay: 0 });
-      const inputIds = batch(8, 3);
-      const step = () => {
-        peft.zeroGrad();
-        const { loss } = peft.forward({ inputIds, labels: inputIds });
-        (loss as Tensor).backward();
-        opt.step();
-        return (loss as Tensor).item();
-      };
-      const first = step();
-      let last = first;
-      for (let i = 0; i < 4; i++) last = step();
-      expect(last).toBeLessThan(first);
+      expectLossFell(trainLosses(peft, batch(8, 3), { lr: 0.05 }));
       expect(values(model.mixers[0].conv1d.weight)).toEqual(before);
     }
   });

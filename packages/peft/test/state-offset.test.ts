@@ -1,4 +1,4 @@
-import { noGrad, type Tensor, tensor } from '@statetune/tensor';
+import { type Tensor, tensor } from '@statetune/tensor';
 import { describe, expect, it } from 'vitest';
 import { getPeftModel, PeftError, StateOffsetAdapter } from '../src/index.js';
 import { relErr, smallConfig, smallModel, tokenRows, values } from './helpers.js';
@@ -82,8 +82,8 @@ describe('State-offset Tuning', () => {
     expect(relErr(got, values(smallModel().forward({ inputIds: ids }).logits))).toBeGreaterThan(
       1e-4,
     );
-    // The product is what the mixers receive.
-    low.forward({ inputIds: ids });
+    // The product is what the mixers receive (set by activate, cleared after each forward).
+    low.adapter().activate();
     const entry = low.baseModel.mixers[0].stateOffset as Tensor;
     expect(relErr(values(entry), product)).toBeLessThan(1e-6);
   });
@@ -114,7 +114,7 @@ describe('State-offset Tuning', () => {
     expect([...one.adapter().adapterStateDict().keys()]).toEqual([
       'backbone.layers.1.mixer.state_offset',
     ]);
-    one.forward({ inputIds: ids });
+    one.adapter().activate();
     expect(one.baseModel.mixers[0].stateOffset).toBeNull();
     expect(one.baseModel.mixers[1].stateOffset).not.toBeNull();
   });
@@ -131,7 +131,7 @@ describe('State-offset Tuning', () => {
       variant: 'y',
       init: 'random',
     });
-    y.forward({ inputIds: ids });
+    y.adapter().activate();
     for (const m of y.baseModel.mixers) {
       expect(m.outputOffset?.shape).toEqual([dInner]);
       expect(m.stateOffset).toBeNull();
@@ -139,11 +139,14 @@ describe('State-offset Tuning', () => {
   });
 
   it('cannot be merged into the weights', () => {
-    const peft = getPeftModel(smallModel(), { peft_type: 'STATE_OFFSET_TUNING' });
+    const peft = getPeftModel(smallModel(), { peft_type: 'STATE_OFFSET_TUNING', init: 'random' });
+    const before = logitsOf(peft);
     expect(() => peft.mergeAdapter()).toThrow(PeftError);
-    expect(() => peft.mergeAndUnload()).toThrow(/cannot be merged/);
-    // Nothing changed: the adapter is still there and active.
+    expect(() => peft.mergeAndUnload()).toThrow(
+      /STATE_OFFSET_TUNING adapter "default" cannot be merged/,
+    );
+    // Nothing changed: the adapter is still there and active, with the same output.
     expect(peft.adapterNames).toEqual(['default']);
-    noGrad(() => peft.forward({ inputIds: ids }));
+    expect(logitsOf(peft)).toEqual(before);
   });
 });

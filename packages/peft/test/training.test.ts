@@ -39,7 +39,8 @@ describe.each(METHOD_CASES)('%s training on the CPU', (_, config) => {
     const { before, after, backend } = await train(config);
     expect(backend).toBe('cpu');
     expect(Number.isFinite(before)).toBe(true);
-    expect(after).toBeLessThan(before);
+    // More than float noise: an adapter the gradient never reaches leaves the loss equal.
+    expect(after).toBeLessThan(before * (1 - 1e-5));
   });
 });
 
@@ -56,7 +57,7 @@ describe.skipIf(!gpu)('training on WebGPU', () => {
       const { before, after, backend } = await train(config);
       expect(backend).toBe('webgpu');
       expect(Number.isFinite(before)).toBe(true);
-      expect(after).toBeLessThan(before);
+      expect(after).toBeLessThan(before * (1 - 1e-5));
     } finally {
       await setBackend('cpu');
     }

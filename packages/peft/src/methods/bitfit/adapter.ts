@@ -1,10 +1,9 @@
 import type { MambaConfig, MambaForCausalLM } from '@statetune/mamba';
 import { noGrad } from '@statetune/tensor';
-import { Adapter, type ForwardExtras } from '../../adapter.js';
 import { PeftError } from '../../errors.js';
-import { mixerKey, selectedLayers } from '../../init.js';
+import { layerCount, mixerKey, selectedLayers } from '../../init.js';
 import { nearest } from '../../schema.js';
-import { removeWrapper, wrapperAt } from '../../wrapper.js';
+import { WrapperAdapter, wrapperAt } from '../../wrapper.js';
 import { BITFIT_TARGETS, type BitFitConfig } from './config.js';
 import { BitFitLayer } from './layer.js';
 
@@ -22,11 +21,14 @@ export function bitFitTargetProblems(targets: readonly string[]): string[] {
     });
 }
 
-/** The size of a target's bias on a model of this config, or an error when it has none. */
-function biasSize(model: MambaConfig, target: BitFitTarget): number {
+/**
+ * The size of a target's bias on a model of this config, or an error when it has none
+ * (naming `where`, e.g. the adapter).
+ */
+function biasSize(model: MambaConfig, target: BitFitTarget, where = 'BitFit'): number {
   const none = (flag: string) =>
     new PeftError(
-      `BitFit targets "${target}" but the model has no bias there (${flag} is false); drop it from target_modules`,
+      `${where}: target_modules names "${target}" but the model has no bias there (${flag} is false); drop it from target_modules`,
     );
   switch (target) {
     case 'conv1d':
@@ -52,9 +54,7 @@ function orderedTargets(config: BitFitConfig): BitFitTarget[] {
 /** The number of parameters a BitFit config trains on a model of this config. */
 export function countBitFitParameters(model: MambaConfig, config: BitFitConfig): number {
   const perLayer = orderedTargets(config).reduce((n, t) => n + biasSize(model, t), 0);
-  const layers = config.layers_to_transform;
-  const n = layers === null ? model.nLayer : layers.filter((i) => i < model.nLayer).length;
-  return n * perLayer;
+  return layerCount(model.nLayer, config.layers_to_transform) * perLayer;
 }
 
 /**
@@ -64,16 +64,13 @@ export function countBitFitParameters(model: MambaConfig, config: BitFitConfig):
  * that uses the copy while the adapter is active. {@link BitFitAdapter.merge} writes the
  * copies into the base biases.
  */
-export class BitFitAdapter extends Adapter<BitFitConfig> {
-  private readonly wrappers: BitFitLayer[] = [];
-  private isMerged = false;
-
+export class BitFitAdapter extends WrapperAdapter<BitFitConfig, BitFitLayer> {
   constructor(model: MambaForCausalLM, name: string, config: BitFitConfig) {
     super(model, name, config);
     const problems = bitFitTargetProblems(config.target_modules);
     if (problems.length > 0) throw new PeftError(`adapter "${name}": ${problems.join('; ')}`);
     const targets = orderedTargets(config);
-    for (const t of targets) biasSize(model.config, t);
+    for (const t of targets) biasSize(model.config, t, `BITFIT adapter "${name}"`);
     for (const layer of selectedLayers(model, config.layers_to_transform, name)) {
       const key = mixerKey(layer);
       for (const target of targets) {
@@ -84,42 +81,5 @@ export class BitFitAdapter extends Adapter<BitFitConfig> {
         this.wrappers.push(wrapper);
       }
     }
-  }
-
-  override activate(): ForwardExtras {
-    for (const w of this.wrappers) w.activeAdapter = this.adapterName;
-    return {};
-  }
-
-  override deactivate(): void {
-    for (const w of this.wrappers) if (w.activeAdapter === this.adapterName) w.activeAdapter = null;
-  }
-
-  override detach(): void {
-    for (const w of this.wrappers) {
-      w.removeCopy(this.adapterName);
-      if (w.isEmpty) removeWrapper(this.model, w);
-    }
-    this.wrappers.length = 0;
-  }
-
-  /** Copies the trained biases into the base biases (the originals are kept for unmerge). */
-  override merge(): void {
-    if (this.isMerged) return;
-    for (const w of this.wrappers) w.merge(this.adapterName);
-    this.isMerged = true;
-  }
-
-  /** Puts the original base biases back. */
-  override unmerge(): void {
-    if (!this.isMerged) {
-      throw new PeftError(`BITFIT adapter "${this.adapterName}" is not merged`);
-    }
-    for (const w of this.wrappers) w.unmerge(this.adapterName);
-    this.isMerged = false;
-  }
-
-  override get merged(): boolean {
-    return this.isMerged;
   }
 }

@@ -44,7 +44,7 @@ export class BitFitLayer extends LayerWrapper {
   }
 
   /** Drops an adapter's copy (unmerge first). */
-  removeCopy(adapterName: string): void {
+  override removeAdapter(adapterName: string): void {
     this.copies.delete(adapterName);
     if (this.activeAdapter === adapterName) this.activeAdapter = null;
   }
@@ -64,7 +64,7 @@ export class BitFitLayer extends LayerWrapper {
   }
 
   /** Writes an adapter's trained bias into the base bias, keeping the original. */
-  merge(adapterName: string): void {
+  override merge(adapterName: string): void {
     const c = this.copies.get(adapterName);
     if (!c || c.original) return;
     noGrad(() => {
@@ -74,7 +74,7 @@ export class BitFitLayer extends LayerWrapper {
   }
 
   /** Puts the original base bias back. */
-  unmerge(adapterName: string): void {
+  override unmerge(adapterName: string): void {
     const c = this.copies.get(adapterName);
     const original = c?.original;
     if (!c || !original) return;

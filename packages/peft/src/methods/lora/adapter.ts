@@ -1,10 +1,10 @@
 import { type MambaConfig, type MambaForCausalLM, projectionRows } from '@statetune/mamba';
 import { type Generator, zeros } from '@statetune/tensor';
-import { Adapter, type CreateOptions, type ForwardExtras } from '../../adapter.js';
+import type { CreateOptions } from '../../adapter.js';
 import { PeftError } from '../../errors.js';
-import { kaimingUniform, mixerKey, selectedLayers } from '../../init.js';
+import { kaimingUniform, layerCount, mixerKey, selectedLayers } from '../../init.js';
 import { nearest } from '../../schema.js';
-import { removeWrapper, wrapperAt } from '../../wrapper.js';
+import { WrapperAdapter, wrapperAt } from '../../wrapper.js';
 import { LORA_TARGETS, type LoraConfig, type LoraTarget } from './config.js';
 import { LoraLayer, type LoraPiece } from './layer.js';
 
@@ -101,9 +101,7 @@ export function countLoraParameters(model: MambaConfig, config: LoraConfig): num
     const s = loraTargetSpec(model, t);
     perLayer += config.r * (s.inFeatures + s.end - s.start);
   }
-  const layers = config.layers_to_transform;
-  const n = layers === null ? model.nLayer : layers.filter((i) => i < model.nLayer).length;
-  return n * perLayer;
+  return layerCount(model.nLayer, config.layers_to_transform) * perLayer;
 }
 
 /**
@@ -114,10 +112,7 @@ export function countLoraParameters(model: MambaConfig, config: LoraConfig): num
  * adds `(lora_alpha / r) * dropout(x) A^T B^T` to the piece's output rows while this adapter
  * is active.
  */
-export class LoraAdapter extends Adapter<LoraConfig> {
-  private readonly wrappers: LoraLayer[] = [];
-  private isMerged = false;
-
+export class LoraAdapter extends WrapperAdapter<LoraConfig, LoraLayer> {
   constructor(model: MambaForCausalLM, name: string, config: LoraConfig, options: CreateOptions) {
     super(model, name, config);
     const problems = loraTargetProblems(config.target_modules);
@@ -166,42 +161,5 @@ export class LoraAdapter extends Adapter<LoraConfig> {
         this.wrappers.push(wrapper);
       }
     }
-  }
-
-  override activate(): ForwardExtras {
-    for (const w of this.wrappers) w.activeAdapter = this.adapterName;
-    return {};
-  }
-
-  override deactivate(): void {
-    for (const w of this.wrappers) if (w.activeAdapter === this.adapterName) w.activeAdapter = null;
-  }
-
-  override detach(): void {
-    for (const w of this.wrappers) {
-      w.removePieces(this.adapterName);
-      if (w.isEmpty) removeWrapper(this.model, w);
-    }
-    this.wrappers.length = 0;
-  }
-
-  /** Adds `scale * B A` to the targeted rows of every adapted weight, in place. */
-  override merge(): void {
-    if (this.isMerged) return;
-    for (const w of this.wrappers) w.merge(this.adapterName);
-    this.isMerged = true;
-  }
-
-  /** Subtracts `scale * B A` from the weights again. */
-  override unmerge(): void {
-    if (!this.isMerged) {
-      throw new PeftError(`LORA adapter "${this.adapterName}" is not merged`);
-    }
-    for (const w of this.wrappers) w.unmerge(this.adapterName);
-    this.isMerged = false;
-  }
-
-  override get merged(): boolean {
-    return this.isMerged;
   }
 }

@@ -69,7 +69,7 @@ export class LoraLayer extends LayerWrapper {
   }
 
   /** Drops an adapter's pieces (unmerge first). */
-  removePieces(adapterName: string): void {
+  override removeAdapter(adapterName: string): void {
     this.adapters.delete(adapterName);
     if (this.activeAdapter === adapterName) this.activeAdapter = null;
   }
@@ -112,12 +112,12 @@ export class LoraLayer extends LayerWrapper {
   }
 
   /** Adds an adapter's `scale * B A` to its rows of the weight, in place. */
-  merge(adapterName: string): void {
+  override merge(adapterName: string): void {
     this.writeDelta(adapterName, true);
   }
 
   /** Subtracts an adapter's `scale * B A` from the weight again. */
-  unmerge(adapterName: string): void {
+  override unmerge(adapterName: string): void {
     this.writeDelta(adapterName, false);
   }
 

@@ -2,6 +2,7 @@ import type { MambaForCausalLM, MambaMixer } from '@statetune/mamba';
 import {
   concat,
   Embedding,
+  keep,
   Linear,
   Module,
   noGrad,
@@ -186,12 +187,16 @@ export class PrefixTuningAdapter extends Adapter<PrefixTuningConfig> {
     if (!this.encoder || [...tensors.keys()].every((k) => !k.startsWith('prompt_encoder.'))) {
       if (this.encoder) {
         checkTensors(this.adapterStateDict(), tensors, source, this.config.peft_type);
-        this.folded = noGrad(() => (tensors.get('prompt_embeddings') as Tensor).clone());
+        // Kept out of any tidy() scope around the load: the adapter holds it from now on.
+        const folded = keep(noGrad(() => (tensors.get('prompt_embeddings') as Tensor).clone()));
+        this.folded?.dispose();
+        this.folded = folded;
       } else super.loadAdapterStateDict(tensors, source);
       return;
     }
     checkTensors(new Map(this.namedParameters()), tensors, source, this.config.peft_type);
     this.loadStateDict(new Map(tensors), { strict: true });
+    this.folded?.dispose();
     this.folded = null;
   }
 
