@@ -70,7 +70,9 @@ describe('statetune CLI', () => {
     // Flags are named as typed, not as cac camel-cases them.
     const dashed = await run('train', '--config', config, '--stop-after-step', '1');
     expect(dashed.code).toBe(2);
-    expect(dashed.err).toContain('unknown option "--stop-after-step" (did you mean "--stop-after-steps"?)');
+    expect(dashed.err).toContain(
+      'unknown option "--stop-after-step" (did you mean "--stop-after-steps"?)',
+    );
   });
 
   it('a missing config or model names the path and what belongs there', async () => {
