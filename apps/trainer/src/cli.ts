@@ -48,6 +48,7 @@ export function createCli(io: CommandIo = processIo, status = { code: 0 }): CAC 
     .usage('train --config run.yaml [--train.learning_rate 1e-3] [--resume] [--device cpu]')
     .option('--config <file>', 'YAML run config (relative paths in it resolve against its folder)')
     .option('--resume', 'continue from the newest checkpoint in output_dir/checkpoints')
+    .option('--overwrite', 'start over in an output_dir that already holds a run')
     .option(
       '--stop-after-steps <n>',
       'stop after N steps as an interruption would (checkpoint, exit 130)',

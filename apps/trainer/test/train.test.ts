@@ -109,6 +109,32 @@ describe('checkpoints', () => {
   });
 });
 
+describe('an output_dir that already holds a run', () => {
+  it('is refused without --resume or --overwrite, and --overwrite starts over', async () => {
+    const file = await writeRunConfig(
+      dir,
+      { train: { max_steps: 4 }, eval: { every_steps: 2 }, output_dir: 'twice' },
+      'twice.yaml',
+    );
+    const quiet = { log: () => {}, progress: 'none' as const };
+    await runTraining(await loadRunConfig(file), { ...quiet, stopAfterSteps: 4 });
+    const before = await readdir(join(dir, 'twice', 'checkpoints'));
+    expect(before).toContain('step-000004');
+    await expect(runTraining(await loadRunConfig(file), quiet)).rejects.toThrow(
+      /already holds a run \(checkpoints up to step 4\); pass --resume to continue it, --overwrite to start over/,
+    );
+    // Nothing of the earlier run was touched by the refused one.
+    expect(await readdir(join(dir, 'twice', 'checkpoints'))).toEqual(before);
+    const again = await runTraining(await loadRunConfig(file), { ...quiet, overwrite: true });
+    expect(again.status).toBe('completed');
+    expect(await readdir(join(dir, 'twice', 'checkpoints'))).toEqual([
+      'step-000000',
+      'step-000002',
+      'step-000004',
+    ]);
+  });
+});
+
 describe('a training split smaller than a batch', () => {
   it('is a config error naming the keys to change', async () => {
     const file = await writeRunConfig(

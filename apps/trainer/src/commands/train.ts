@@ -8,6 +8,8 @@ export interface TrainCommandOptions {
   readonly config?: string;
   /** Continue from the newest checkpoint of `output_dir`. */
   readonly resume?: boolean;
+  /** Start over in an output_dir that already holds a run. */
+  readonly overwrite?: boolean;
   /** Stop after N steps as an interruption would (checkpoint, status 130). */
   readonly stopAfterSteps?: number;
   /** Progress display: `auto` (a bar on a terminal), `plain` or `none`. */
@@ -20,6 +22,7 @@ export interface TrainCommandOptions {
 export const TRAIN_OWN_OPTIONS = new Set([
   'config',
   'resume',
+  'overwrite',
   'stopAfterSteps',
   'progress',
   '--',
@@ -76,6 +79,7 @@ export async function trainCommand(
   try {
     const result = await runTraining(config, {
       resume: options.resume === true,
+      overwrite: options.overwrite === true,
       stopAfterSteps: options.stopAfterSteps ?? null,
       signal: controller.signal,
       log: io.err,

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Batcher } from '@statetune/data';
 import {
@@ -60,6 +60,11 @@ import {
 export interface TrainRunOptions {
   /** Continue from the newest checkpoint in `output_dir/checkpoints`. */
   readonly resume?: boolean;
+  /**
+   * Start over in an `output_dir` that already holds a run (its checkpoints, adapters, metrics
+   * and report are removed first). Without it such a folder is an error, so two runs never mix.
+   */
+  readonly overwrite?: boolean;
   /**
    * Stop after this many completed steps as an interruption would (save a checkpoint, exit
    * status 130), to test or schedule resumption.
@@ -146,6 +151,33 @@ function gradNorm(params: readonly Tensor[]): Tensor {
   );
 }
 
+/** What a run writes into its output_dir (removed by `--overwrite`). */
+const RUN_OUTPUTS = [
+  'checkpoints',
+  'best',
+  'adapter',
+  'metrics.jsonl',
+  'report.md',
+  'report.html',
+  'run_config.yaml',
+];
+
+/**
+ * A fresh run may not write into the folder of another: its checkpoints would mix with the
+ * new ones and a later `--resume` would continue the wrong run.
+ */
+async function claimOutputDir(out: string, overwrite: boolean): Promise<void> {
+  const previous = await listCheckpoints(out);
+  if (previous.length === 0) return;
+  if (!overwrite) {
+    const last = previous[previous.length - 1].step;
+    throw new ConfigError(
+      `output_dir ${out} already holds a run (checkpoints up to step ${last}); pass --resume to continue it, --overwrite to start over, or choose another output_dir`,
+    );
+  }
+  for (const name of RUN_OUTPUTS) await rm(join(out, name), { recursive: true, force: true });
+}
+
 /** Batch loss: mean cross-entropy over the label tokens (labels are already aligned to positions). */
 function batchLoss(peft: PeftModel, inputIds: Tensor, labels: Tensor): Tensor {
   const { logits } = peft.forward({ inputIds });
@@ -167,6 +199,7 @@ export async function runTraining(
 ): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const out = config.output_dir;
+  if (!options.resume) await claimOutputDir(out, options.overwrite === true);
   await mkdir(out, { recursive: true });
   const configYaml = stringify(config);
   await writeTextAtomic(join(out, 'run_config.yaml'), configYaml);
