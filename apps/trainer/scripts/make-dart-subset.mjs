@@ -3,10 +3,13 @@
 // bundled with the default model, from a DART v1.1.1 JSON file (official format: an array of
 // `{ tripleset: [[s, p, o], ...], annotations: [{ source, text }, ...] }`).
 //
-//   node apps/trainer/scripts/make-dart-subset.mjs [DART json] [output folder]
+//   node apps/trainer/scripts/make-dart-subset.mjs [--sources e2e] [DART json] [output folder]
 //
 // Defaults: ../shared/data/dart/dart-v1.1.1-full-dev.json and apps/trainer/data/dart,
 // relative to the repository root (run it from there). The selection is deterministic:
+// - keep only the references whose `source` is one of `--sources` (comma-separated; default
+//   `e2e`, the restaurant descriptions DART takes from the E2E dataset; `all` keeps every
+//   source);
 // - keep the triple sets whose linearised triples (`s : p : o | ...`) are at most
 //   MAX_INPUT characters, keeping only their references of at most MAX_TEXT characters (a
 //   byte-level model reads one token per byte, so short examples keep the run fast); triple
@@ -19,8 +22,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const src = process.argv[2] ?? '../shared/data/dart/dart-v1.1.1-full-dev.json';
-const out = process.argv[3] ?? 'apps/trainer/data/dart';
+const args = process.argv.slice(2);
+const flag = args.indexOf('--sources');
+const sourcesArg = flag >= 0 ? args.splice(flag, 2)[1] : 'e2e';
+const SOURCES = sourcesArg === 'all' ? null : sourcesArg.split(',');
+const src = args[0] ?? '../shared/data/dart/dart-v1.1.1-full-dev.json';
+const out = args[1] ?? 'apps/trainer/data/dart';
 const MAX_INPUT = 160;
 const MAX_TEXT = 140;
 const HELDOUT = 80;
@@ -46,6 +53,7 @@ for (const rec of all) {
   if (linearize(rec.tripleset).length > MAX_INPUT) continue;
   const annotations = rec.annotations
     .filter((a) => a.text.length <= MAX_TEXT && !a.text.includes('###'))
+    .filter((a) => SOURCES === null || SOURCES.includes(a.source))
     .map((a) => ({ source: a.source, text: a.text }));
   if (annotations.length === 0) continue;
   eligible.push({ tripleset: rec.tripleset, annotations });

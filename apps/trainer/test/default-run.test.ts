@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadMamba } from '@statetune/mamba/node';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
+import { loadRunConfig } from '../src/config/load.js';
 
 const app = join(dirname(fileURLToPath(import.meta.url)), '..');
 const modelDir = join(app, 'models', 'default');
@@ -30,6 +31,25 @@ describe('the bundled default model', () => {
 });
 
 describe('configs/default.yaml', () => {
+  it('is State-offset Tuning (h) on the bundled DART subset', async () => {
+    const config = await loadRunConfig(defaultConfig, {});
+    expect(config.task.name).toBe('dart');
+    expect(config.peft).toMatchObject({ peft_type: 'STATE_OFFSET_TUNING', variant: 'h' });
+    expect(config.eval.before_training).toBe(true);
+    expect(config.generation.num_beams).toBe(1);
+    for (const split of [config.task.train, config.task.validation]) {
+      expect(split && existsSync(split), String(split)).toBe(true);
+    }
+    // The held-out triple sets are never trained on.
+    const linearize = (ts: string[][]) => ts.map((t) => t.join(' : ')).join(' | ');
+    const read = async (p: string | null) =>
+      JSON.parse(await readFile(String(p), 'utf8')) as { tripleset: string[][] }[];
+    const train = new Set((await read(config.task.train)).map((r) => linearize(r.tripleset)));
+    const heldout = await read(config.task.validation);
+    expect(heldout.length).toBeGreaterThanOrEqual(60);
+    for (const r of heldout) expect(train.has(linearize(r.tripleset))).toBe(false);
+  });
+
   it('trains through `statetune train` end to end (a few steps)', async () => {
     const out = await mkdtemp(join(tmpdir(), 'statetune-default-run-'));
     const lines: string[] = [];
@@ -41,13 +61,17 @@ describe('configs/default.yaml', () => {
           '--config',
           defaultConfig,
           '--max-steps',
-          '3',
+          '2',
+          '--batch-size',
+          '2',
           '--task.max_train_examples',
-          '12',
+          '8',
           '--task.max_eval_examples',
-          '6',
+          '2',
           '--eval.every_steps',
-          '3',
+          '2',
+          '--generation.max_new_tokens',
+          '8',
           '--output_dir',
           out,
           '--progress',
@@ -61,8 +85,10 @@ describe('configs/default.yaml', () => {
       const metrics = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(metrics.length).toBeGreaterThan(0);
+        .map((l) => JSON.parse(l) as { type?: string; step?: number; metrics?: object });
+      const evals = metrics.filter((m) => m.type === 'eval');
+      expect(evals.map((m) => m.step)).toEqual([0, 2]);
+      for (const e of evals) expect(Object.keys(e.metrics ?? {})).toEqual(['bleu', 'meteor']);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
