@@ -4,21 +4,18 @@
  * writes a Hugging Face style checkpoint folder plus a `pretrain.json` record of the run.
  */
 
-import { copyFile, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ByteTokenizer, SeededRandom, type TextTokenizer } from '@statetune/data';
 import { loadTokenizer } from '@statetune/data/node';
 import { MambaForCausalLM, mambaConfig } from '@statetune/mamba';
 import { saveMamba } from '@statetune/mamba/node';
+import { nearest } from '@statetune/peft';
 import {
   AdamW,
   clipGradNorm,
-  constantSchedule,
-  cosineSchedule,
   Generator,
-  type LrLambda,
   LrScheduler,
-  linearSchedule,
   noGrad,
   type Tensor,
   tensor,
@@ -27,6 +24,15 @@ import {
 import type { CAC } from 'cac';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../config/errors.js';
+import { formatDuration } from '../util/format.js';
+import { writeTextAtomic } from '../util/fs.js';
+import { scheduleFor } from '../util/schedule.js';
+
+/** ` (did you mean "x"?)` when a candidate is close enough to be a typo. */
+function suggest(key: string, candidates: readonly string[]): string {
+  const near = nearest(key, candidates);
+  return near ? ` (did you mean "${near}"?)` : '';
+}
 
 /** Learning-rate schedules `pretrain` offers (all with a linear warmup from 0). */
 export type PretrainSchedule = 'cosine' | 'linear' | 'constant';
@@ -206,33 +212,6 @@ export class PretrainError extends ConfigError {
   }
 }
 
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length];
-}
-
-function nearest(key: string, candidates: readonly string[]): string {
-  let best = candidates[0];
-  let bestD = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
-    const dist = levenshtein(key, c);
-    if (dist < bestD) {
-      bestD = dist;
-      best = c;
-    }
-  }
-  return best;
-}
-
 /**
  * Validates raw option values (from a config file and/or flags) and fills in the defaults.
  * `raw` uses the camelCase names of {@link PretrainOptions}; `source` names where they came
@@ -249,9 +228,7 @@ export function resolvePretrainOptions(
     const name = KEYS[key] ?? k;
     if (!(key in KEYS)) {
       const known = Object.values(KEYS);
-      throw new PretrainError(
-        `${source}: unknown option "${k}"; did you mean "${nearest(k, known)}"?`,
-      );
+      throw new PretrainError(`${source}: unknown option "${k}"${suggest(k, known)}`);
     }
     if (key === 'data') {
       const list = Array.isArray(v) ? v : [v];
@@ -344,9 +321,7 @@ export async function readPretrainConfig(
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     const camel = byFileKey.get(k);
     if (camel === undefined) {
-      throw new PretrainError(
-        `${path}: unknown key "${k}"; did you mean "${nearest(k, [...byFileKey.keys()])}"?`,
-      );
+      throw new PretrainError(`${path}: unknown key "${k}"${suggest(k, [...byFileKey.keys()])}`);
     }
     if (camel === 'data' && v !== null) {
       const list = Array.isArray(v) ? v : [v];
@@ -456,12 +431,6 @@ function windowsTensor(stream: Int32Array, starts: readonly number[], seqLen: nu
   return tensor(buf, { shape: [starts.length, seqLen] });
 }
 
-function scheduleOf(o: PretrainOptions): LrLambda {
-  if (o.schedule === 'linear') return linearSchedule(o.warmupSteps, o.steps);
-  if (o.schedule === 'constant') return constantSchedule(o.warmupSteps);
-  return cosineSchedule(o.warmupSteps, o.steps, { minRatio: o.minLrRatio });
-}
-
 /** Mean loss over fixed windows spread evenly over the validation stream. */
 function validationLoss(model: MambaForCausalLM, val: Int32Array, o: PretrainOptions): number {
   const span = val.length - o.seqLen;
@@ -484,18 +453,6 @@ function validationLoss(model: MambaForCausalLM, val: Int32Array, o: PretrainOpt
   }
   model.train();
   return total / n;
-}
-
-function fmtTime(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`;
-}
-
-async function writeJson(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, path);
 }
 
 /** Extra inputs of {@link pretrain} that are not hyperparameters. */
@@ -576,7 +533,10 @@ export async function pretrain(
     ].filter((g) => g.params.length > 0),
     { lr: o.learningRate, beta1: o.adamBeta1, beta2: o.adamBeta2, eps: 1e-8 },
   );
-  const scheduler = new LrScheduler(optimizer, scheduleOf(o));
+  const scheduler = new LrScheduler(
+    optimizer,
+    scheduleFor(o.schedule, o.warmupSteps, o.steps, o.minLrRatio),
+  );
   const rng = new SeededRandom(o.seed);
   const span = streams.train.length - o.seqLen;
   const params = model.trainableParameters();
@@ -623,7 +583,7 @@ export async function pretrain(
       const trainLoss = sum / count;
       losses.push({ step, trainLoss, ...(valLoss === undefined ? {} : { valLoss }), lr, elapsed });
       log(
-        `step ${step}/${o.steps}  loss ${trainLoss.toFixed(4)}${valLoss === undefined ? '' : `  val_loss ${valLoss.toFixed(4)}`}  lr ${lr.toExponential(2)}  ${tokS.toFixed(0)} tok/s  elapsed ${fmtTime(elapsed)}  eta ${fmtTime(eta)}`,
+        `step ${step}/${o.steps}  loss ${trainLoss.toFixed(4)}${valLoss === undefined ? '' : `  val_loss ${valLoss.toFixed(4)}`}  lr ${lr.toExponential(2)}  ${tokS.toFixed(0)} tok/s  elapsed ${formatDuration(elapsed)}  eta ${formatDuration(eta)}`,
       );
       sum = 0;
       count = 0;
@@ -659,9 +619,9 @@ export async function pretrain(
       elapsed: Number(p.elapsed.toFixed(1)),
     })),
   };
-  await writeJson(join(o.out, 'pretrain.json'), record);
+  await writeTextAtomic(join(o.out, 'pretrain.json'), `${JSON.stringify(record, null, 2)}\n`);
   log(
-    `pretrain: done in ${fmtTime(seconds)}; val_loss ${initialValLoss.toFixed(4)} -> ${finalValLoss.toFixed(4)}; saved ${o.out}`,
+    `pretrain: done in ${formatDuration(seconds)}; val_loss ${initialValLoss.toFixed(4)} -> ${finalValLoss.toFixed(4)}; saved ${o.out}`,
   );
   return {
     model,

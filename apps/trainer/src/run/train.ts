@@ -12,13 +12,9 @@ import {
 import {
   AdamW,
   clipGradNorm,
-  constantSchedule,
-  cosineSchedule,
   crossEntropy,
   Generator,
-  type LrLambda,
   LrScheduler,
-  linearSchedule,
   noGrad,
   stack,
   type Tensor,
@@ -30,6 +26,7 @@ import { ConfigError } from '../config/errors.js';
 import type { RunConfig } from '../config/schema.js';
 import { formatMetrics } from '../util/format.js';
 import { writeTextAtomic } from '../util/fs.js';
+import { scheduleFor } from '../util/schedule.js';
 import {
   type BestRecord,
   type EvalRecord,
@@ -99,13 +96,6 @@ export interface TrainResult {
   readonly lastCheckpoint: string | null;
   /** The message that explains an interrupted or diverged ending. */
   readonly message: string | null;
-}
-
-function scheduleOf(config: RunConfig, maxSteps: number): LrLambda {
-  const { schedule, warmup_steps } = config.train;
-  if (schedule === 'constant') return constantSchedule(warmup_steps);
-  if (schedule === 'cosine') return cosineSchedule(warmup_steps, maxSteps);
-  return linearSchedule(warmup_steps, maxSteps);
 }
 
 /** Resolves the run's PEFT config (inline or from a file), with the file named in errors. */
@@ -285,7 +275,10 @@ export async function runTraining(
     eps: config.train.adam_epsilon,
     weightDecay: config.train.weight_decay,
   });
-  const scheduler = new LrScheduler(optimizer, scheduleOf(config, maxSteps));
+  const scheduler = new LrScheduler(
+    optimizer,
+    scheduleFor(config.train.schedule, config.train.warmup_steps, maxSteps),
+  );
   let step = 0;
   let tokens = 0;
   let trainSeconds = 0;
